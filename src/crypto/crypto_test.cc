@@ -1,0 +1,64 @@
+#include <gtest/gtest.h>
+
+#include "crypto/hash.h"
+#include "crypto/sign.h"
+
+namespace shoal::crypto {
+namespace {
+
+// Vectors from shared/HYPERCORE-VECTORS.txt.
+TEST(Namespace, HypercoreVectors) {
+  auto ns = Namespace("hypercore", 6);
+  EXPECT_EQ(ToHex(ns[0]), "9fac70b50ca14efc4e91c833b204e75b8b5aad8b5881bfc0adb5ef38a3275b9c");
+  EXPECT_EQ(ToHex(ns[1]), "51812a2a359b50369536775df89e18e47740f3db72ac0ae70b29594c194dc316");
+  EXPECT_EQ(ToHex(ns[2]), "0438492d02970cc13528ac0262bca0074e0926260256865accc0bf15bd79127d");
+  EXPECT_EQ(ToHex(ns[3]), "e64b7108eacce47cfc61ac850568f55f8b15b82ec5ed78c4ec597b036e2a1498");
+  EXPECT_EQ(ToHex(ns[4]), "4144eea531e483d54e0c14f4ca68e0644f355343ff6fcb0f005200e12cd747cb");
+  EXPECT_EQ(ToHex(ns[5]), "9aedb6f1dea8487cc1e1698f97eb2f063f6db4c649695622e7b675e2ceafa6e9");
+  auto ss = Namespace("hyperswarm/secret-stream", 3);
+  EXPECT_EQ(ToHex(ss[0]), "a931a0155b5c09e6d28628236af83c4b8a6af9af60986edeede9dc5d63192bf7");
+  EXPECT_EQ(ToHex(ss[1]), "742c9d833d430af4c48a8705e91631eecf295442bbca18996e597097723b1061");
+  EXPECT_EQ(ToHex(ss[2]), "aab97d097471f56651b0460ffc8aaa7d3342f7377597d60b925a1dac689adcbf");
+  EXPECT_EQ(ToHex(Namespace("corestore", 1)[0]),
+            "ac5c4cbfb1064776404637a280c71fac823281d351ebeced03151743270def29");
+}
+
+TEST(Blake2b, IncrementalMatchesOneShot) {
+  Blake2b h;
+  h.Update(AsBytes("hyper")).Update(AsBytes("core"));
+  EXPECT_EQ(h.Final(), Blake2b256(AsBytes("hypercore")));
+  FixedBytes<32> key{};
+  Blake2b k(key);
+  k.Update(AsBytes("hypercore"));
+  EXPECT_EQ(k.Final(), Blake2b256Keyed(key, {AsBytes("hypercore")}));
+  EXPECT_NE(Blake2b256Keyed(key, {AsBytes("hypercore")}), Blake2b256(AsBytes("hypercore")));
+}
+
+TEST(Ed25519, SignVerifyDeterministic) {
+  Seed seed{};
+  seed[0] = 1;
+  KeyPair kp = KeyPairFromSeed(seed);
+  EXPECT_EQ(KeyPairFromSeed(seed).public_key, kp.public_key);
+  Signature a = Sign(AsBytes("msg"), kp.secret_key);
+  EXPECT_EQ(a, Sign(AsBytes("msg"), kp.secret_key));
+  EXPECT_TRUE(Verify(AsBytes("msg"), a, kp.public_key));
+  EXPECT_FALSE(Verify(AsBytes("msh"), a, kp.public_key));
+  a[5] ^= 1;
+  EXPECT_FALSE(Verify(AsBytes("msg"), a, kp.public_key));
+  EXPECT_FALSE(Verify(AsBytes("msg"), ByteView(a).first(63), kp.public_key));
+}
+
+TEST(XSalsa20, XorTwiceIsIdentity) {
+  Bytes data = ToBytes("some block bytes");
+  Bytes orig = data;
+  FixedBytes<24> nonce{};
+  FixedBytes<32> key{};
+  key[3] = 9;
+  XSalsa20Xor(data, nonce, key);
+  EXPECT_NE(data, orig);
+  XSalsa20Xor(data, nonce, key);
+  EXPECT_EQ(data, orig);
+}
+
+}  // namespace
+}  // namespace shoal::crypto

@@ -1,0 +1,47 @@
+// BLAKE2b-256, plain and keyed, and Hypercore's namespaces.
+//
+// The only hash Hypercore's tree, keys and capabilities use. Backed by
+// libsodium's crypto_generichash; this header does not include libsodium.
+// All functions are thread-safe.
+#pragma once
+
+#include <initializer_list>
+#include <string_view>
+#include <vector>
+
+#include "base/bytes.h"
+
+namespace shoal::crypto {
+
+using Hash = FixedBytes<32>;
+
+// Makes sure libsodium is initialised. Every function here calls it; callers
+// never need to, but may call it early to take the one-time cost up front.
+void Init();
+
+// BLAKE2b with a 32-byte digest over the concatenation of `parts`.
+Hash Blake2b256(std::initializer_list<ByteView> parts);
+inline Hash Blake2b256(ByteView data) { return Blake2b256({data}); }
+
+// The same, keyed with `key` (1..64 bytes).
+Hash Blake2b256Keyed(ByteView key, std::initializer_list<ByteView> parts);
+
+// Incremental BLAKE2b-256 for inputs built in pieces.
+class Blake2b {
+ public:
+  explicit Blake2b(ByteView key = {});
+  Blake2b(const Blake2b&) = delete;
+  Blake2b& operator=(const Blake2b&) = delete;
+
+  Blake2b& Update(ByteView data);
+  Hash Final();
+
+ private:
+  alignas(64) unsigned char state_[384];
+};
+
+// Hypercore's namespace constants (hypercore-crypto `namespace`):
+// ns = H(name), constant i = H(ns || byte(i)), for i in [0, count).
+std::vector<Hash> Namespace(std::string_view name, int count);
+
+}  // namespace shoal::crypto
