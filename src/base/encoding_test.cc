@@ -119,3 +119,19 @@ TEST(Hex, RoundTripAndErrors) {
 
 }  // namespace
 }  // namespace shoal::enc
+
+#include "base/crc32c.h"
+
+namespace shoal {
+namespace {
+
+TEST(Crc32c, KnownValues) {
+  // RFC 3720 B.4 check value for "123456789".
+  EXPECT_EQ(Crc32c(AsBytes("123456789")), 0xe3069283u);
+  Bytes zeros(32, 0);
+  EXPECT_EQ(Crc32c(zeros), 0x8a9136aau);
+  EXPECT_EQ(Crc32c(AsBytes("6789"), Crc32c(AsBytes("12345"))), 0xe3069283u);
+}
+
+}  // namespace
+}  // namespace shoal

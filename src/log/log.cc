@@ -1,0 +1,488 @@
+#include "log/log.h"
+
+#include <string>
+
+#include "base/crc32c.h"
+#include "base/encoding.h"
+#include "log/log_format.h"
+#include "storage/db.h"
+
+namespace shoal::log {
+
+using format::LogKey;
+
+namespace {
+
+constexpr uint64_t kMetaWritable = 1;
+constexpr uint64_t kMetaManifest = 2;
+constexpr uint64_t kMetaEncrypted = 4;
+constexpr uint64_t kMetaName = 8;
+
+Bytes EncodeNodeValue(const Node& n) {
+  enc::Encoder e(40);
+  e.Uint(n.size);
+  e.Fixed(n.hash);
+  return e.Take();
+}
+
+Bytes EncodeBlockValue(ByteView stored) {
+  Bytes v(4 + stored.size());
+  uint32_t crc = Crc32c(stored);
+  for (int i = 0; i < 4; i++) v[i] = static_cast<uint8_t>(crc >> (8 * i));
+  if (!stored.empty()) std::memcpy(v.data() + 4, stored.data(), stored.size());
+  return v;
+}
+
+std::string Num(uint64_t n) { return std::to_string(n); }
+
+}  // namespace
+
+class Log::Reader final : public NodeReader {
+ public:
+  Reader(storage::Db* db, uint64_t id) : db_(db), id_(id) {}
+
+  Result<Node> GetNode(uint64_t index) override {
+    Bytes value;
+    SHOAL_RETURN_IF_ERROR(db_->Get(LogKey(id_, format::kNode, index), &value));
+    enc::Decoder d(value);
+    Node n;
+    n.index = index;
+    n.size = d.Uint();
+    n.hash = d.Fixed<32>();
+    if (!d.Finish().ok()) return Status::Corruption("tree node " + Num(index) + " is unreadable");
+    return n;
+  }
+
+ private:
+  storage::Db* db_;
+  uint64_t id_;
+};
+
+Log::Log(storage::Db* db, uint64_t id)
+    : db_(db), id_(id), reader_(std::make_unique<Reader>(db, id)) {}
+
+Log::~Log() = default;
+
+std::optional<Manifest> Log::manifest() const {
+  std::lock_guard lock(mu_);
+  if (!verifier_) return std::nullopt;
+  return verifier_->manifest();
+}
+uint64_t Log::length() const {
+  std::lock_guard lock(mu_);
+  return state_.length;
+}
+uint64_t Log::byte_length() const {
+  std::lock_guard lock(mu_);
+  return state_.byte_length - (encryption_ ? BlockEncryption::kPadding * state_.length : 0);
+}
+uint64_t Log::fork() const {
+  std::lock_guard lock(mu_);
+  return state_.fork;
+}
+uint64_t Log::contiguous_length() const {
+  std::lock_guard lock(mu_);
+  return contiguous_;
+}
+TreeState Log::state() const {
+  std::lock_guard lock(mu_);
+  return state_;
+}
+Hash Log::tree_hash() const {
+  std::lock_guard lock(mu_);
+  return state_.TreeHash();
+}
+
+// ---- persistence ----
+
+Bytes Log::EncodeMeta() const {
+  enc::Encoder e(200);
+  uint64_t flags = (key_pair_ ? kMetaWritable : 0) | (verifier_ ? kMetaManifest : 0) |
+                   (encryption_key_ ? kMetaEncrypted : 0) | (!name_.empty() ? kMetaName : 0);
+  e.Uint(format::kMetaVersion);
+  e.Uint(flags);
+  e.Fixed(key_);
+  if (verifier_) {
+    e.Bool(verifier_->compat());
+    EncodeManifest(e, verifier_->manifest());
+  }
+  if (encryption_key_) e.Fixed(*encryption_key_);
+  if (!name_.empty()) e.String(name_);
+  return e.Take();
+}
+
+Bytes Log::EncodeHead() const {
+  enc::Encoder e(100);
+  e.Uint(format::kHeadVersion);
+  e.Uint(state_.fork);
+  e.Uint(state_.length);
+  e.Uint(contiguous_);
+  e.Buffer(state_.signature);
+  return e.Take();
+}
+
+Status Log::LoadRoots(uint64_t length, std::vector<Node>* roots) const {
+  roots->clear();
+  for (uint64_t index : flat::FullRoots(2 * length)) {
+    auto node = reader_->GetNode(index);
+    if (!node.ok()) {
+      if (node.status().IsNotFound()) {
+        return Status::Corruption("root " + Num(index) + " of length " + Num(length) +
+                                  " is missing");
+      }
+      return node.status();
+    }
+    roots->push_back(*node);
+  }
+  return Status::OK();
+}
+
+// Reads meta, head, roots and bitfield, and checks the signature.
+Status Log::Load() {
+  Bytes meta;
+  SHOAL_RETURN_IF_ERROR(db_->Get(LogKey(id_, format::kMeta), &meta).WithContext("log meta"));
+  enc::Decoder d(meta);
+  if (d.Uint() != format::kMetaVersion) return Status::NotSupported("log meta version");
+  uint64_t flags = d.Uint();
+  key_ = d.Fixed<32>();
+  if (flags & kMetaManifest) {
+    bool compat = d.Bool();
+    Manifest m = DecodeManifest(d);
+    if (d.ok()) {
+      if (compat && !m.signers.empty()) {
+        verifier_ = Verifier::Compat(m.signers[0].public_key);
+      } else {
+        auto v = Verifier::Create(key_, m);
+        if (!v.ok()) return Status::Corruption("stored manifest does not match the log key");
+        verifier_ = std::move(*v);
+      }
+    }
+  }
+  if (flags & kMetaEncrypted) encryption_key_ = d.Fixed<32>();
+  if (flags & kMetaName) name_ = std::string(d.String());
+  if (!d.Finish().ok()) return Status::Corruption("log meta is unreadable");
+  discovery_key_ = DiscoveryKey(key_);
+  if (encryption_key_) encryption_.emplace(key_, *encryption_key_);
+
+  Bytes head;
+  Status s = db_->Get(LogKey(id_, format::kHead), &head);
+  if (s.IsNotFound()) return Status::OK();  // an empty log
+  SHOAL_RETURN_IF_ERROR(s);
+  enc::Decoder h(head);
+  if (h.Uint() != format::kHeadVersion) return Status::NotSupported("log head version");
+  state_.fork = h.Uint();
+  state_.length = h.Uint();
+  contiguous_ = h.Uint();
+  ByteView sig = h.Buffer();
+  state_.signature.assign(sig.begin(), sig.end());
+  if (!h.Finish().ok() || contiguous_ > state_.length) {
+    return Status::Corruption("log head is unreadable");
+  }
+  SHOAL_RETURN_IF_ERROR(LoadRoots(state_.length, &state_.roots));
+  state_.byte_length = 0;
+  for (const Node& r : state_.roots) state_.byte_length += r.size;
+
+  if (state_.length > 0) {
+    if (!verifier_) return Status::Corruption("log has blocks but no manifest");
+    if (!verifier_->Verify(state_.TreeHash(), state_.length, state_.fork, state_.signature)) {
+      return Status::Corruption("signature does not match the stored tree at length " +
+                                Num(state_.length));
+    }
+  }
+
+  auto it = db_->NewIterator(LogKey(id_, format::kBitfield, 0),
+                             LogKey(id_, format::kBitfield + 1));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    ByteView k = it->key();
+    if (k.size() != 18) return Status::Corruption("bitfield key is malformed");
+    bitfield_.LoadPage(GetU64BE(k.data() + 10), it->value());
+  }
+  SHOAL_RETURN_IF_ERROR(it->status());
+  // Pages may be stale below the contiguous prefix, so the prefix wins.
+  bitfield_.SetRange(0, contiguous_, true);
+  bitfield_.Truncate(state_.length);
+  bitfield_.TakeDirty();
+  return Status::OK();
+}
+
+void Log::SetContiguous(uint64_t value) {
+  constexpr uint64_t kPage = Bitfield::kBitsPerPage;
+  if (value < contiguous_) bitfield_.MarkDirty(value / kPage, (contiguous_ + kPage - 1) / kPage);
+  contiguous_ = value;
+}
+
+void Log::PersistBitfieldAndHead(storage::WriteBatch& wb) {
+  for (uint64_t page : bitfield_.TakeDirty()) {
+    if ((page + 1) * Bitfield::kBitsPerPage <= contiguous_) continue;  // implied by the prefix
+    Bytes bytes = bitfield_.PageBytes(page);
+    if (bytes.empty()) {
+      wb.Delete(LogKey(id_, format::kBitfield, page));
+    } else {
+      wb.Put(LogKey(id_, format::kBitfield, page), bytes);
+    }
+  }
+  wb.Put(LogKey(id_, format::kHead), EncodeHead());
+}
+
+Status Log::Commit(storage::WriteBatch& wb) { return db_->Write(wb, sync_); }
+
+// ---- writing ----
+
+Result<uint64_t> Log::Append(ByteView block) {
+  ByteView one[] = {block};
+  return Append(one);
+}
+
+Result<uint64_t> Log::Append(std::span<const ByteView> blocks) {
+  std::lock_guard lock(mu_);
+  if (!key_pair_ || !verifier_) return Status::ReadOnly("this node cannot sign the log");
+  if (blocks.empty()) return state_.length;
+
+  storage::WriteBatch wb;
+  TreeBatch batch(state_);
+  for (ByteView block : blocks) {
+    uint64_t index = batch.state().length;
+    if (encryption_) {
+      Bytes stored = encryption_->Encrypt(index, block, state_.fork);
+      batch.Append(stored);
+      wb.Put(LogKey(id_, format::kBlock, index), EncodeBlockValue(stored));
+    } else {
+      batch.Append(block);
+      wb.Put(LogKey(id_, format::kBlock, index), EncodeBlockValue(block));
+    }
+  }
+  for (const Node& n : batch.nodes()) wb.Put(LogKey(id_, format::kNode, n.index), EncodeNodeValue(n));
+
+  TreeState next = std::move(batch.state());
+  SHOAL_ASSIGN_OR_RETURN(next.signature,
+                         verifier_->Sign(next.TreeHash(), next.length, next.fork, *key_pair_));
+
+  const uint64_t old_length = state_.length;
+  const uint64_t old_contiguous = contiguous_;
+  bitfield_.SetRange(old_length, next.length, true);
+  if (contiguous_ == old_length) contiguous_ = next.length;
+  TreeState old = std::move(state_);
+  state_ = std::move(next);
+  PersistBitfieldAndHead(wb);
+
+  Status s = Commit(wb);
+  if (!s.ok()) {
+    state_ = std::move(old);
+    bitfield_.SetRange(old_length, state_.length + blocks.size(), false);
+    bitfield_.TakeDirty();
+    contiguous_ = old_contiguous;
+    return s;
+  }
+  return state_.length;
+}
+
+Status Log::Truncate(uint64_t length) {
+  std::lock_guard lock(mu_);
+  if (!key_pair_ || !verifier_) return Status::ReadOnly("this node cannot sign the log");
+  if (length > state_.length) {
+    return Status::InvalidArgument("cannot truncate to " + Num(length) + ", the log has " +
+                                   Num(state_.length) + " blocks");
+  }
+  TreeState next;
+  next.fork = state_.fork + 1;
+  next.length = length;
+  SHOAL_RETURN_IF_ERROR(LoadRoots(length, &next.roots));
+  for (const Node& r : next.roots) next.byte_length += r.size;
+  SHOAL_ASSIGN_OR_RETURN(next.signature,
+                         verifier_->Sign(next.TreeHash(), length, next.fork, *key_pair_));
+
+  storage::WriteBatch wb;
+  const uint64_t old_length = state_.length;
+  const uint64_t head = 2 * length;
+  // Nodes that reach past the new head: everything from the head on, and the
+  // ancestors of the last kept leaf whose span crosses the head.
+  wb.DeleteRange(LogKey(id_, format::kNode, head), LogKey(id_, format::kNode + 1));
+  if (length > 0) {
+    flat::Iterator ite(head - 2);
+    while (true) {
+      if (ite.Contains(head) && ite.index() < head) wb.Delete(LogKey(id_, format::kNode, ite.index()));
+      if (ite.offset() == 0) break;
+      ite.Parent();
+    }
+  }
+  wb.DeleteRange(LogKey(id_, format::kBlock, length), LogKey(id_, format::kBlock + 1));
+
+  bitfield_.SetRange(length, old_length, false);
+  SetContiguous(std::min(contiguous_, length));
+  state_ = std::move(next);
+  PersistBitfieldAndHead(wb);
+  Status s = Commit(wb);
+  if (!s.ok()) {
+    // The in-memory state is ahead of storage; reload what storage has.
+    Status reload = Load();
+    return reload.ok() ? s : reload;
+  }
+  return Status::OK();
+}
+
+Status Log::Clear(uint64_t start, uint64_t end) {
+  {
+    std::lock_guard lock(mu_);
+    end = std::min(end, state_.length);
+    if (start >= end) return Status::OK();
+    storage::WriteBatch wb;
+    wb.DeleteRange(LogKey(id_, format::kBlock, start), LogKey(id_, format::kBlock, end));
+    bitfield_.SetRange(start, end, false);
+    SetContiguous(std::min(contiguous_, start));
+    PersistBitfieldAndHead(wb);
+    Status s = Commit(wb);
+    if (!s.ok()) {
+      Status reload = Load();
+      return reload.ok() ? s : reload;
+    }
+  }
+  // Deleted keys keep their space until compaction rewrites their tables.
+  return db_->CompactRange(LogKey(id_, format::kBlock, start), LogKey(id_, format::kBlock, end));
+}
+
+// ---- reading ----
+
+bool Log::Has(uint64_t index) const {
+  std::lock_guard lock(mu_);
+  return bitfield_.Get(index);
+}
+
+Result<Bytes> Log::GetStoredLocked(uint64_t index) const {
+  if (index >= state_.length || !bitfield_.Get(index)) {
+    return Status::NotFound("block " + Num(index) + " is not stored");
+  }
+  Bytes value;
+  Status s = db_->Get(LogKey(id_, format::kBlock, index), &value);
+  if (s.IsNotFound()) return Status::Corruption("block " + Num(index) + " is missing from storage");
+  SHOAL_RETURN_IF_ERROR(s);
+  if (value.size() < 4) return Status::Corruption("block " + Num(index) + " is truncated");
+  uint32_t crc = 0;
+  for (int i = 3; i >= 0; i--) crc = (crc << 8) | value[i];
+  if (Crc32c(ByteView(value).subspan(4)) != crc) {
+    return Status::Corruption("block " + Num(index) + " does not match its checksum");
+  }
+  value.erase(value.begin(), value.begin() + 4);
+  return value;
+}
+
+Result<Bytes> Log::Get(uint64_t index) const {
+  std::lock_guard lock(mu_);
+  SHOAL_ASSIGN_OR_RETURN(Bytes stored, GetStoredLocked(index));
+  if (encryption_) return encryption_->Decrypt(index, stored);
+  return stored;
+}
+
+Result<uint64_t> Log::ByteOffset(uint64_t index) const {
+  std::lock_guard lock(mu_);
+  if (index > state_.length) return Status::InvalidArgument("block index past the end");
+  SHOAL_ASSIGN_OR_RETURN(uint64_t offset, log::ByteOffset(state_, *reader_, 2 * index));
+  return offset - (encryption_ ? BlockEncryption::kPadding * index : 0);
+}
+
+Result<std::pair<uint64_t, uint64_t>> Log::Seek(uint64_t bytes) const {
+  std::lock_guard lock(mu_);
+  return SeekBytes(state_, *reader_, bytes, encryption_ ? BlockEncryption::kPadding : 0);
+}
+
+Result<Proof> Log::MakeProof(const ProofRequest& request) const {
+  std::lock_guard lock(mu_);
+  SHOAL_ASSIGN_OR_RETURN(Proof proof, GenerateProof(state_, *reader_, request));
+  if (proof.block) {
+    SHOAL_ASSIGN_OR_RETURN(proof.block->value, GetStoredLocked(proof.block->index));
+  }
+  return proof;
+}
+
+Result<uint64_t> Log::MissingNodes(uint64_t index) const {
+  std::lock_guard lock(mu_);
+  const uint64_t head = 2 * state_.length;
+  flat::Iterator ite(2 * index);
+  if (ite.PeekRightSpan() >= head) return 0;  // outside the tree we know
+  uint64_t count = 0;
+  while (!ite.Contains(head)) {
+    auto node = reader_->GetNode(ite.index());
+    if (node.ok()) break;
+    if (!node.status().IsNotFound()) return node.status();
+    if (++count >= 64) return Status::Corruption("tree has no stored root above block");
+    ite.Parent();
+  }
+  return count;
+}
+
+Status Log::ApplyProof(const Proof& proof) {
+  std::lock_guard lock(mu_);
+  std::optional<Verifier> learnt;
+  if (!verifier_) {
+    if (!proof.manifest) return Status::VerificationFailed("the log's manifest is not known yet");
+    SHOAL_ASSIGN_OR_RETURN(learnt, Verifier::Create(key_, *proof.manifest));
+  }
+  const Verifier& verifier = verifier_ ? *verifier_ : *learnt;
+  SHOAL_ASSIGN_OR_RETURN(VerifiedProof verified, VerifyProof(state_, *reader_, proof, verifier));
+
+  storage::WriteBatch wb;
+  for (const Node& n : verified.nodes) {
+    wb.Put(LogKey(id_, format::kNode, n.index), EncodeNodeValue(n));
+  }
+  TreeState old = state_;
+  const uint64_t old_contiguous = contiguous_;
+  if (verified.upgraded) state_ = verified.state;
+  if (proof.block) {
+    uint64_t index = proof.block->index;
+    wb.Put(LogKey(id_, format::kBlock, index), EncodeBlockValue(proof.block->value));
+    bitfield_.SetRange(index, index + 1, true);
+    if (index == contiguous_) contiguous_ = bitfield_.FindFirst(false, contiguous_);
+  }
+  if (learnt) {
+    verifier_ = std::move(learnt);
+    wb.Put(LogKey(id_, format::kMeta), EncodeMeta());
+  }
+  PersistBitfieldAndHead(wb);
+  Status s = Commit(wb);
+  if (!s.ok()) {
+    state_ = std::move(old);
+    contiguous_ = old_contiguous;
+    if (proof.block) bitfield_.SetRange(proof.block->index, proof.block->index + 1, false);
+    bitfield_.TakeDirty();
+    return s;
+  }
+  return Status::OK();
+}
+
+Status Log::Audit() const {
+  std::lock_guard lock(mu_);
+  if (state_.length == 0) return Status::OK();
+  if (!verifier_ ||
+      !verifier_->Verify(state_.TreeHash(), state_.length, state_.fork, state_.signature)) {
+    return Status::Corruption("signature does not match the tree");
+  }
+  std::vector<Node> roots;
+  SHOAL_RETURN_IF_ERROR(LoadRoots(state_.length, &roots));
+  for (size_t i = 0; i < roots.size(); i++) {
+    if (roots[i] != state_.roots[i]) return Status::Corruption("stored root differs from head");
+  }
+  for (uint64_t i = 0; i < state_.length; i++) {
+    if (!bitfield_.Get(i)) continue;
+    SHOAL_ASSIGN_OR_RETURN(Bytes stored, GetStoredLocked(i));
+    auto leaf = reader_->GetNode(2 * i);
+    if (!leaf.ok()) return Status::Corruption("leaf of block " + Num(i) + " is missing");
+    if (LeafNode(i, stored) != *leaf) {
+      return Status::Corruption("block " + Num(i) + " does not match its tree node");
+    }
+  }
+  for (uint64_t index = 1; index < 2 * state_.length; index += 2) {
+    auto parent = reader_->GetNode(index);
+    if (!parent.ok()) {
+      if (parent.status().IsNotFound()) continue;
+      return parent.status();
+    }
+    auto left = reader_->GetNode(flat::LeftChild(index));
+    auto right = reader_->GetNode(flat::RightChild(index));
+    if (!left.ok() || !right.ok()) continue;
+    if (ParentNode(index, *left, *right) != *parent) {
+      return Status::Corruption("tree node " + Num(index) + " does not match its children");
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace shoal::log

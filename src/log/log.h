@@ -1,0 +1,152 @@
+// Log: one signed append-only log, byte-compatible with a Hypercore 11 core.
+//
+// A log is a list of blocks under a Merkle tree whose roots the writer signs
+// (HYPERCORE.md §2a). The writer appends; anyone holding the key can check
+// any block or length it is given (ApplyProof) and keep a sparse, verified
+// copy. Logs live in a Store (store.h), which owns the database.
+//
+// Durability: Append, Truncate, Clear and ApplyProof return only after their
+// one write batch is committed to the database's write-ahead log. That
+// survives the process being killed at any moment. It survives a power loss
+// only with LogOptions::sync (or StoreOptions::sync), which fsyncs each batch.
+//
+// Invariants:
+//  1. state_ satisfies the TreeState invariants (merkle.h) and its signature
+//     verifies under verifier_ (checked again at every open);
+//  2. bit i of bitfield_ is set iff block i is stored, and i < length;
+//  3. contiguous_ is the first unset bit; bitfield pages wholly below it may
+//     be stale or absent in storage (docs/formats/log.md);
+//  4. every node of the tree at state_.length with a stored block under it is
+//     stored, and so are the roots.
+//
+// Thread safety: all methods may be called from any thread; they serialise on
+// an internal mutex.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "base/result.h"
+#include "crypto/sign.h"
+#include "log/bitfield.h"
+#include "log/encryption.h"
+#include "log/manifest.h"
+#include "log/merkle.h"
+#include "log/proof.h"
+
+namespace shoal::storage {
+class Db;
+class WriteBatch;
+}
+
+namespace shoal::log {
+
+struct LogOptions {
+  // fsync the write-ahead log on every write of this log.
+  bool sync = false;
+  // Encrypt blocks with Hypercore's default block encryption.
+  std::optional<FixedBytes<32>> encryption_key;
+};
+
+class Log {
+ public:
+  ~Log();
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+
+  const Key& key() const { return key_; }
+  const Hash& discovery_key() const { return discovery_key_; }
+  // The local name, empty for a log opened by key.
+  const std::string& name() const { return name_; }
+  bool writable() const { return key_pair_.has_value(); }
+  bool encrypted() const { return encryption_.has_value(); }
+  // nullopt until a replica has learnt the manifest from a peer.
+  std::optional<Manifest> manifest() const;
+
+  uint64_t length() const;
+  uint64_t byte_length() const;
+  uint64_t fork() const;
+  // Blocks [0, contiguous_length) are all present.
+  uint64_t contiguous_length() const;
+  TreeState state() const;
+  Hash tree_hash() const;
+
+  // Appends blocks with one signature for the whole call. Returns the new
+  // length. ReadOnly on a log this node cannot sign.
+  Result<uint64_t> Append(ByteView block);
+  Result<uint64_t> Append(std::span<const ByteView> blocks);
+
+  // Block `index`, decrypted. NotFound if it is not stored (never written,
+  // cleared, or not downloaded); Corruption if its bytes no longer match the
+  // checksum written with them.
+  Result<Bytes> Get(uint64_t index) const;
+  bool Has(uint64_t index) const;
+
+  // Byte offset of block `index` in the log (index == length gives the
+  // byte length), and the block holding byte `bytes` with the offset inside.
+  // Both count the blocks as the application sees them (without padding).
+  Result<uint64_t> ByteOffset(uint64_t index) const;
+  Result<std::pair<uint64_t, uint64_t>> Seek(uint64_t bytes) const;
+
+  // Cuts the log to `length` blocks and bumps the fork: what a writer does to
+  // rewrite history. The new head is signed.
+  Status Truncate(uint64_t length);
+  // Deletes the stored blocks [start, end) and returns their disk space; the
+  // tree and signature stay, so the log still proves what those blocks were.
+  Status Clear(uint64_t start, uint64_t end);
+
+  // The proof answering `request`, with the stored block value filled in.
+  Result<Proof> MakeProof(const ProofRequest& request) const;
+  // How many of block `index`'s ancestors this log lacks: the `nodes` to put
+  // in a ProofRequest so the answer carries just what is missing.
+  Result<uint64_t> MissingNodes(uint64_t index) const;
+  // Verifies `proof` against the key and stores what it proves: a newer
+  // signed length, tree nodes, a block. Nothing is stored unless everything
+  // verifies.
+  Status ApplyProof(const Proof& proof);
+
+  // Re-checks everything stored: block checksums, every block against its
+  // leaf, every parent against its children, the roots against the
+  // signature. Corruption names the first thing that does not match.
+  Status Audit() const;
+
+ private:
+  friend class Store;
+  class Reader;
+
+  Log(storage::Db* db, uint64_t id);
+
+  Status Load();
+  Status LoadRoots(uint64_t length, std::vector<Node>* roots) const;
+  Result<Bytes> GetStoredLocked(uint64_t index) const;
+  Bytes EncodeMeta() const;
+  Bytes EncodeHead() const;
+  // Moves contiguous_ to `value`, marking pages that leave the implied prefix.
+  void SetContiguous(uint64_t value);
+  // Adds bitfield pages and the head to `wb` (see invariant 3).
+  void PersistBitfieldAndHead(storage::WriteBatch& wb);
+  Status Commit(storage::WriteBatch& wb);
+
+  storage::Db* const db_;
+  const uint64_t id_;
+  std::unique_ptr<Reader> reader_;
+
+  Key key_{};
+  Hash discovery_key_{};
+  std::string name_;
+  std::optional<crypto::KeyPair> key_pair_;
+  std::optional<Verifier> verifier_;
+  std::optional<BlockEncryption> encryption_;
+  std::optional<FixedBytes<32>> encryption_key_;
+  bool sync_ = false;
+
+  mutable std::mutex mu_;
+  TreeState state_;
+  Bitfield bitfield_;
+  uint64_t contiguous_ = 0;
+};
+
+}  // namespace shoal::log

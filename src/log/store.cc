@@ -1,0 +1,168 @@
+#include "log/store.h"
+
+#include "crypto/hash.h"
+#include "log/log_format.h"
+#include "storage/db.h"
+
+namespace shoal::log {
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreOptions& options) {
+  storage::Options db_options;
+  db_options.in_memory = options.in_memory;
+  db_options.block_cache_bytes = options.cache_bytes;
+  SHOAL_ASSIGN_OR_RETURN(auto db, storage::Db::Open(path, db_options));
+
+  std::unique_ptr<Store> store(new Store());
+  store->db_ = std::move(db);
+  store->sync_ = options.sync;
+
+  Bytes seed;
+  Status s = store->db_->Get(format::SeedKey(), &seed);
+  if (s.ok()) {
+    if (seed.size() != 32) return Status::Corruption("stored master seed is not 32 bytes");
+    std::memcpy(store->seed_.data(), seed.data(), 32);
+    if (options.seed && *options.seed != store->seed_) {
+      return Status::AlreadyExists("the store already has a different master seed");
+    }
+  } else if (s.IsNotFound()) {
+    store->seed_ = options.seed ? *options.seed : crypto::RandomFixed<32>();
+    storage::WriteBatch wb;
+    wb.Put(format::SeedKey(), store->seed_);
+    SHOAL_RETURN_IF_ERROR(store->db_->Write(wb, /*sync=*/true));
+  } else {
+    return s;
+  }
+
+  Bytes next;
+  s = store->db_->Get(format::NextIdKey(), &next);
+  if (s.ok() && next.size() == 8) store->next_id_ = GetU64BE(next.data());
+  return store;
+}
+
+Store::~Store() {
+  std::lock_guard lock(mu_);
+  open_.clear();
+}
+
+crypto::KeyPair Store::DeriveKeyPair(std::string_view name) const {
+  static const Hash ns_corestore = crypto::Namespace("corestore", 1)[0];
+  const FixedBytes<32> default_namespace{};
+  crypto::Seed seed =
+      crypto::Blake2b256Keyed(seed_, {ns_corestore, default_namespace, AsBytes(name)});
+  return crypto::KeyPairFromSeed(seed);
+}
+
+Result<std::optional<uint64_t>> Store::LookupId(const Bytes& index_key) {
+  Bytes value;
+  Status s = db_->Get(index_key, &value);
+  if (s.IsNotFound()) return std::optional<uint64_t>();
+  SHOAL_RETURN_IF_ERROR(s);
+  if (value.size() != 8) return Status::Corruption("log index entry is not 8 bytes");
+  return std::optional<uint64_t>(GetU64BE(value.data()));
+}
+
+Result<std::shared_ptr<Log>> Store::LoadLocked(uint64_t id) {
+  auto it = open_.find(id);
+  if (it != open_.end()) return it->second;
+  std::shared_ptr<Log> log(new Log(db_.get(), id));
+  log->sync_ = sync_;
+  SHOAL_RETURN_IF_ERROR(log->Load().WithContext("opening log " + std::to_string(id)));
+  if (!log->name_.empty()) {
+    crypto::KeyPair kp = DeriveKeyPair(log->name_);
+    if (log->verifier_) {
+      for (const Signer& s : log->verifier_->manifest().signers) {
+        if (s.public_key == kp.public_key) log->key_pair_ = kp;
+      }
+    }
+  }
+  open_[id] = log;
+  return log;
+}
+
+Result<std::shared_ptr<Log>> Store::CreateLocked(const Key& key, std::string_view name,
+                                                 const LogOptions& options) {
+  uint64_t id = next_id_;
+  std::shared_ptr<Log> log(new Log(db_.get(), id));
+  log->key_ = key;
+  log->discovery_key_ = DiscoveryKey(key);
+  log->name_ = std::string(name);
+  log->sync_ = sync_ || options.sync;
+  if (!name.empty()) {
+    crypto::KeyPair kp = DeriveKeyPair(name);
+    log->key_pair_ = kp;
+    SHOAL_ASSIGN_OR_RETURN(log->verifier_,
+                           Verifier::Create(key, DefaultSignerManifest(kp.public_key)));
+  }
+  if (options.encryption_key) {
+    log->encryption_key_ = options.encryption_key;
+    log->encryption_.emplace(key, *options.encryption_key);
+  }
+
+  storage::WriteBatch wb;
+  wb.Put(format::LogKey(id, format::kMeta), log->EncodeMeta());
+  Bytes id_bytes(8);
+  PutU64BE(id_bytes.data(), id);
+  if (!name.empty()) wb.Put(format::NameKey(name), id_bytes);
+  wb.Put(format::DiscoveryKeyKey(log->discovery_key_), id_bytes);
+  Bytes next(8);
+  PutU64BE(next.data(), id + 1);
+  wb.Put(format::NextIdKey(), next);
+  SHOAL_RETURN_IF_ERROR(db_->Write(wb, log->sync_));
+  next_id_ = id + 1;
+  open_[id] = log;
+  return log;
+}
+
+Result<std::shared_ptr<Log>> Store::OpenLog(std::string_view name, const LogOptions& options) {
+  if (name.empty()) return Status::InvalidArgument("a log name cannot be empty");
+  std::lock_guard lock(mu_);
+  SHOAL_ASSIGN_OR_RETURN(auto id, LookupId(format::NameKey(name)));
+  if (id) {
+    SHOAL_ASSIGN_OR_RETURN(auto log, LoadLocked(*id));
+    if (options.sync) log->sync_ = true;
+    return log;
+  }
+  crypto::KeyPair kp = DeriveKeyPair(name);
+  Key key = ManifestHash(DefaultSignerManifest(kp.public_key));
+  SHOAL_ASSIGN_OR_RETURN(auto existing, LookupId(format::DiscoveryKeyKey(DiscoveryKey(key))));
+  if (existing) return Status::AlreadyExists("a log with this key exists under another name");
+  return CreateLocked(key, name, options);
+}
+
+Result<std::shared_ptr<Log>> Store::GetLog(std::string_view name) {
+  std::lock_guard lock(mu_);
+  SHOAL_ASSIGN_OR_RETURN(auto id, LookupId(format::NameKey(name)));
+  if (!id) return Status::NotFound("no log named '" + std::string(name) + "'");
+  return LoadLocked(*id);
+}
+
+Result<std::shared_ptr<Log>> Store::OpenLogByKey(const Key& key, bool create) {
+  std::lock_guard lock(mu_);
+  SHOAL_ASSIGN_OR_RETURN(auto id, LookupId(format::DiscoveryKeyKey(DiscoveryKey(key))));
+  if (id) return LoadLocked(*id);
+  if (!create) return Status::NotFound("no log with key " + ToHex(key));
+  return CreateLocked(key, "", {});
+}
+
+Result<std::shared_ptr<Log>> Store::FindLog(std::string_view name_or_key) {
+  auto by_name = GetLog(name_or_key);
+  if (by_name.ok() || !by_name.status().IsNotFound()) return by_name;
+  if (name_or_key.size() == 64) {
+    if (auto key = FixedFromHex<32>(name_or_key)) return OpenLogByKey(*key, false);
+  }
+  return by_name.status();
+}
+
+Result<std::vector<std::string>> Store::ListNames() {
+  std::vector<std::string> names;
+  Bytes lower{format::kByName};
+  Bytes upper{static_cast<uint8_t>(format::kByName + 1)};
+  auto it = db_->NewIterator(lower, upper);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    names.emplace_back(AsString(it->key().subspan(1)));
+  }
+  SHOAL_RETURN_IF_ERROR(it->status());
+  return names;
+}
+
+}  // namespace shoal::log

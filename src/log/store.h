@@ -1,0 +1,85 @@
+// Store: every log of a node, in the node's one database, with keys derived
+// from one master seed exactly as Corestore derives them.
+//
+// A named log's key pair is
+//   ed25519_seed_keypair(H_seed(NS_corestore || namespace || name))
+// with the default namespace (32 zero bytes), and its key is the hash of the
+// default signer manifest (HYPERCORE.md §2b). So the same seed and name give
+// the same key, discovery key and signatures in Shoal and in a JS corestore.
+//
+// Thread safety: all methods may be called from any thread. Logs returned are
+// shared; they stay valid while any holder keeps them, and the Store must
+// outlive them.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "crypto/sign.h"
+#include "log/log.h"
+
+namespace shoal::storage {
+class Db;
+class WriteBatch;
+}
+
+namespace shoal::log {
+
+struct StoreOptions {
+  // The master seed for a new store; an existing store must have this seed.
+  std::optional<crypto::Seed> seed;
+  // fsync every write (survives power loss, costs a disk flush per write).
+  bool sync = false;
+  // Keep everything in memory (tests).
+  bool in_memory = false;
+  size_t cache_bytes = 64 << 20;
+};
+
+class Store {
+ public:
+  // Opens or creates the store whose database lives in directory `path`.
+  static Result<std::unique_ptr<Store>> Open(const std::string& path,
+                                             const StoreOptions& options = {});
+  ~Store();
+
+  const crypto::Seed& seed() const { return seed_; }
+
+  // The local log `name`, created on first use (writable, signed with the
+  // key pair derived from the seed and name). Options apply at creation.
+  Result<std::shared_ptr<Log>> OpenLog(std::string_view name, const LogOptions& options = {});
+  // An existing log by name; NotFound if there is none.
+  Result<std::shared_ptr<Log>> GetLog(std::string_view name);
+  // A log known by its key. With `create`, a missing log becomes an empty
+  // read-only replica that fills through ApplyProof.
+  Result<std::shared_ptr<Log>> OpenLogByKey(const Key& key, bool create);
+  // A name, or a key as 64 hex digits.
+  Result<std::shared_ptr<Log>> FindLog(std::string_view name_or_key);
+
+  crypto::KeyPair DeriveKeyPair(std::string_view name) const;
+  // Names of the local logs, sorted.
+  Result<std::vector<std::string>> ListNames();
+
+  storage::Db& db() { return *db_; }
+
+ private:
+  Store() = default;
+  Result<std::shared_ptr<Log>> LoadLocked(uint64_t id);
+  Result<std::optional<uint64_t>> LookupId(const Bytes& index_key);
+  Result<std::shared_ptr<Log>> CreateLocked(const Key& key, std::string_view name,
+                                            const LogOptions& options);
+
+  std::unique_ptr<storage::Db> db_;
+  crypto::Seed seed_{};
+  bool sync_ = false;
+
+  std::mutex mu_;
+  uint64_t next_id_ = 1;
+  std::map<uint64_t, std::shared_ptr<Log>> open_;
+};
+
+}  // namespace shoal::log
