@@ -1,0 +1,289 @@
+#include "cli/command.h"
+
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "log/log.h"
+
+namespace shoal::cli {
+
+std::string DefaultHome() {
+  if (const char* h = std::getenv("SHOAL_HOME"); h && *h) return h;
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : ".") + "/.local/share/shoal";
+}
+
+Status Home::Open(const std::optional<crypto::Seed>& seed) {
+  if (store_) {
+    if (seed && *seed != store_->seed()) {
+      return Status::AlreadyExists("home " + dir_ + " already has a different master seed");
+    }
+    return Status::OK();
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) return Status::IOError("cannot create " + dir_ + ": " + ec.message());
+  ::chmod(dir_.c_str(), 0700);
+  log::StoreOptions options;
+  options.seed = seed;
+  auto store = log::Store::Open(db_path(), options);
+  if (!store.ok()) {
+    if (store.status().code() == Status::Code::kBusy) {
+      return Status::Busy("home " + dir_ + " is in use by another process");
+    }
+    if (store.status().code() == Status::Code::kAlreadyExists) {
+      return Status::AlreadyExists("home " + dir_ + " already has a different master seed");
+    }
+    return store.status();
+  }
+  store_ = std::move(*store);
+  return Status::OK();
+}
+
+namespace {
+
+// Splits the text of standard input into lines without their newline.
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+Result<uint64_t> ParseIndex(const std::string& s) {
+  if (s.empty() || s.size() > 16 || !std::all_of(s.begin(), s.end(), ::isdigit)) {
+    return Status::InvalidArgument("not a block index: '" + s + "'");
+  }
+  return std::stoull(s);
+}
+
+class Runner {
+ public:
+  Runner(Home& home, Io& io) : home_(home), io_(io) {}
+
+  int Fail(const Status& s) {
+    io_.err << "shoal: " << s.ToString() << "\n";
+    return kExitError;
+  }
+
+  Result<std::shared_ptr<log::Log>> Find(const std::string& name_or_key) {
+    SHOAL_RETURN_IF_ERROR(home_.Open());
+    return home_.store().FindLog(name_or_key);
+  }
+
+  int Init(const std::string& seed_hex) {
+    std::optional<crypto::Seed> seed;
+    if (!seed_hex.empty()) {
+      seed = FixedFromHex<32>(seed_hex);
+      if (!seed) return Fail(Status::InvalidArgument("--seed must be 64 hex digits"));
+    }
+    Status s = home_.Open(seed);
+    if (!s.ok()) return Fail(s);
+    io_.out << "home " << home_.dir() << "\n";
+    return kExitOk;
+  }
+
+  int Append(const std::string& name, const std::vector<std::string>& values, bool hex) {
+    std::vector<std::string> blocks = values;
+    if (blocks.empty()) blocks = Lines(io_.read_stdin());
+    std::vector<Bytes> decoded;
+    decoded.reserve(blocks.size());
+    for (const auto& b : blocks) {
+      if (hex) {
+        auto bytes = FromHex(b);
+        if (!bytes) return Fail(Status::InvalidArgument("not hex: '" + b + "'"));
+        decoded.push_back(std::move(*bytes));
+      } else {
+        decoded.push_back(ToBytes(b));
+      }
+    }
+    Status s = home_.Open();
+    if (!s.ok()) return Fail(s);
+    auto log = home_.store().OpenLog(name);
+    if (!log.ok()) return Fail(log.status());
+    std::vector<ByteView> views(decoded.begin(), decoded.end());
+    auto length = (*log)->Append(views);
+    if (!length.ok()) return Fail(length.status());
+    io_.out << *length << "\n";
+    return kExitOk;
+  }
+
+  int Get(const std::string& name, const std::string& index_text) {
+    auto index = ParseIndex(index_text);
+    if (!index.ok()) return Fail(index.status());
+    auto log = Find(name);
+    if (!log.ok()) return Fail(log.status());
+    auto block = (*log)->Get(*index);
+    if (!block.ok()) return Fail(block.status());
+    io_.out.write(reinterpret_cast<const char*>(block->data()), block->size());
+    return kExitOk;
+  }
+
+  int Info(const std::string& name, bool json) {
+    auto found = Find(name);
+    if (!found.ok()) return Fail(found.status());
+    log::Log& log = **found;
+    log::TreeState st = log.state();
+    nlohmann::ordered_json j;
+    j["name"] = log.name();
+    j["key"] = ToHex(log.key());
+    j["discoveryKey"] = ToHex(log.discovery_key());
+    j["length"] = st.length;
+    j["byteLength"] = log.byte_length();
+    j["contiguousLength"] = log.contiguous_length();
+    j["fork"] = st.fork;
+    j["treeHash"] = ToHex(st.TreeHash());
+    j["signature"] = ToHex(st.signature);
+    j["writable"] = log.writable();
+    j["encrypted"] = log.encrypted();
+    if (json) {
+      io_.out << j.dump() << "\n";
+    } else {
+      for (auto& [k, v] : j.items()) {
+        io_.out << k << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << "\n";
+      }
+    }
+    return kExitOk;
+  }
+
+  int Dump(const std::string& name) {
+    auto log = Find(name);
+    if (!log.ok()) return Fail(log.status());
+    uint64_t length = (*log)->length();
+    for (uint64_t i = 0; i < length; i++) {
+      auto block = (*log)->Get(i);
+      if (block.ok()) {
+        io_.out << ToHex(*block) << "\n";
+      } else if (block.status().IsNotFound()) {
+        io_.out << "-\n";
+      } else {
+        return Fail(block.status());
+      }
+    }
+    return kExitOk;
+  }
+
+  int Verify(const std::string& name) {
+    auto log = Find(name);
+    if (!log.ok()) return Fail(log.status());
+    Status s = (*log)->Audit();
+    if (!s.ok()) return Fail(s);
+    io_.out << "ok " << (*log)->length() << " blocks\n";
+    return kExitOk;
+  }
+
+  int Truncate(const std::string& name, const std::string& length_text) {
+    auto length = ParseIndex(length_text);
+    if (!length.ok()) return Fail(length.status());
+    auto log = Find(name);
+    if (!log.ok()) return Fail(log.status());
+    Status s = (*log)->Truncate(*length);
+    if (!s.ok()) return Fail(s);
+    io_.out << (*log)->length() << "\n";
+    return kExitOk;
+  }
+
+  int Clear(const std::string& name, const std::string& start_text, const std::string& end_text) {
+    auto start = ParseIndex(start_text);
+    if (!start.ok()) return Fail(start.status());
+    auto end = end_text.empty() ? Result<uint64_t>(*start + 1) : ParseIndex(end_text);
+    if (!end.ok()) return Fail(end.status());
+    auto log = Find(name);
+    if (!log.ok()) return Fail(log.status());
+    Status s = (*log)->Clear(*start, *end);
+    if (!s.ok()) return Fail(s);
+    return kExitOk;
+  }
+
+ private:
+  Home& home_;
+  Io& io_;
+};
+
+}  // namespace
+
+bool CommandReadsStdin(const std::vector<std::string>& args) {
+  // `log append NAME` with no values (options aside) reads lines from stdin.
+  if (args.size() < 3 || args[0] != "log" || args[1] != "append") return false;
+  for (size_t i = 3; i < args.size(); i++) {
+    if (args[i].rfind("--", 0) != 0) return false;
+  }
+  return true;
+}
+
+int RunCommand(const std::vector<std::string>& args, Home& home, Io& io) {
+  CLI::App app("shoal: a personal cloud in one binary", "shoal");
+  app.require_subcommand(1);
+  Runner runner(home, io);
+  int code = kExitOk;
+
+  std::string seed_hex;
+  auto* init = app.add_subcommand("init", "create the home and its master seed");
+  init->add_option("--seed", seed_hex, "the 32-byte master seed, as 64 hex digits");
+  init->callback([&] { code = runner.Init(seed_hex); });
+
+  auto* log = app.add_subcommand("log", "signed append-only logs");
+  log->require_subcommand(1);
+  std::string name, index, end;
+  std::vector<std::string> values;
+  bool hex = false, json = false;
+
+  auto* append = log->add_subcommand("append", "append blocks; prints the new length");
+  append->add_option("name", name, "log name")->required();
+  append->add_option("values", values, "blocks (stdin lines when none)");
+  append->add_flag("--hex", hex, "values are hex");
+  append->callback([&] { code = runner.Append(name, values, hex); });
+
+  auto* get = log->add_subcommand("get", "write one raw block to stdout");
+  get->add_option("log", name, "log name or key")->required();
+  get->add_option("index", index, "block index")->required();
+  get->callback([&] { code = runner.Get(name, index); });
+
+  auto* info = log->add_subcommand("info", "key, length, tree hash and signature");
+  info->add_option("log", name, "log name or key")->required();
+  info->add_flag("--json", json, "print one JSON object");
+  info->callback([&] { code = runner.Info(name, json); });
+
+  auto* dump = log->add_subcommand("dump", "every block as hex, '-' when missing");
+  dump->add_option("log", name, "log name or key")->required();
+  dump->callback([&] { code = runner.Dump(name); });
+
+  auto* verify = log->add_subcommand("verify", "re-check every stored byte of a log");
+  verify->add_option("log", name, "log name or key")->required();
+  verify->callback([&] { code = runner.Verify(name); });
+
+  auto* truncate = log->add_subcommand("truncate", "cut a log to LENGTH blocks (new fork)");
+  truncate->add_option("log", name, "log name or key")->required();
+  truncate->add_option("length", index, "new length")->required();
+  truncate->callback([&] { code = runner.Truncate(name, index); });
+
+  auto* clear = log->add_subcommand("clear", "delete stored blocks [START, END) to free space");
+  clear->add_option("log", name, "log name or key")->required();
+  clear->add_option("start", index, "first block")->required();
+  clear->add_option("end", end, "one past the last block (default START + 1)");
+  clear->callback([&] { code = runner.Clear(name, index, end); });
+
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    std::ostringstream help;
+    int rc = app.exit(e, help, io.err);
+    io.out << help.str();
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  return code;
+}
+
+}  // namespace shoal::cli
