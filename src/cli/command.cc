@@ -110,7 +110,9 @@ class Runner {
     }
     Status s = home_.Open();
     if (!s.ok()) return Fail(s);
-    auto log = home_.store().OpenLog(name);
+    // An existing log by name or key, else a new log of that name.
+    auto log = home_.store().FindLog(name);
+    if (!log.ok() && log.status().IsNotFound()) log = home_.store().OpenLog(name);
     if (!log.ok()) return Fail(log.status());
     std::vector<ByteView> views(decoded.begin(), decoded.end());
     auto length = (*log)->Append(views);
@@ -183,6 +185,72 @@ class Runner {
     return kExitOk;
   }
 
+  int MakeProof(const std::string& name, const std::string& block, const std::string& hash,
+                const std::string& seek, const std::string& upgrade, const std::string& nodes,
+                bool with_manifest) {
+    auto found = Find(name);
+    if (!found.ok()) return Fail(found.status());
+    log::Log& log = **found;
+    log::ProofRequest req;
+    uint64_t missing = 0;
+    if (!nodes.empty()) {
+      auto n = ParseIndex(nodes);
+      if (!n.ok()) return Fail(n.status());
+      missing = *n;
+    }
+    if (!block.empty()) {
+      auto i = ParseIndex(block);
+      if (!i.ok()) return Fail(i.status());
+      req.block = log::ProofRequest::Indexed{*i, missing};
+    }
+    if (!hash.empty()) {
+      auto i = ParseIndex(hash);
+      if (!i.ok()) return Fail(i.status());
+      req.hash = log::ProofRequest::Indexed{*i, missing};
+    }
+    if (!seek.empty()) {
+      auto b = ParseIndex(seek);
+      if (!b.ok()) return Fail(b.status());
+      req.seek = log::ProofRequest::Seek{*b, log.encrypted() ? log::BlockEncryption::kPadding : 0};
+    }
+    if (!upgrade.empty()) {
+      size_t colon = upgrade.find(':');
+      auto start = ParseIndex(upgrade.substr(0, colon));
+      auto length = colon == std::string::npos ? Result<uint64_t>(log.length() - *start)
+                                               : ParseIndex(upgrade.substr(colon + 1));
+      if (!start.ok() || !length.ok()) {
+        return Fail(Status::InvalidArgument("--upgrade takes START:LENGTH"));
+      }
+      req.upgrade = log::ProofRequest::Upgrade{*start, *length};
+    }
+    auto proof = log.MakeProof(req);
+    if (!proof.ok()) return Fail(proof.status());
+    if (with_manifest) proof->manifest = log.manifest();
+    io_.out << ToHex(log::EncodeProof(*proof)) << "\n";
+    return kExitOk;
+  }
+
+  int ApplyProofs(const std::string& key_hex, const std::vector<std::string>& values) {
+    auto key = FixedFromHex<32>(key_hex);
+    if (!key) return Fail(Status::InvalidArgument("KEY must be 64 hex digits"));
+    std::vector<std::string> proofs = values;
+    if (proofs.empty()) proofs = Lines(io_.read_stdin());
+    Status s = home_.Open();
+    if (!s.ok()) return Fail(s);
+    auto log = home_.store().OpenLogByKey(*key, /*create=*/true);
+    if (!log.ok()) return Fail(log.status());
+    for (size_t i = 0; i < proofs.size(); i++) {
+      auto bytes = FromHex(proofs[i]);
+      if (!bytes) return Fail(Status::InvalidArgument("proof " + std::to_string(i) + " is not hex"));
+      auto proof = log::DecodeProof(*bytes);
+      if (!proof.ok()) return Fail(proof.status().WithContext("proof " + std::to_string(i)));
+      s = (*log)->ApplyProof(*proof);
+      if (!s.ok()) return Fail(s.WithContext("proof " + std::to_string(i)));
+    }
+    io_.out << (*log)->length() << "\n";
+    return kExitOk;
+  }
+
   int Truncate(const std::string& name, const std::string& length_text) {
     auto length = ParseIndex(length_text);
     if (!length.ok()) return Fail(length.status());
@@ -215,7 +283,9 @@ class Runner {
 
 bool CommandReadsStdin(const std::vector<std::string>& args) {
   // `log append NAME` with no values (options aside) reads lines from stdin.
-  if (args.size() < 3 || args[0] != "log" || args[1] != "append") return false;
+  if (args.size() < 3 || args[0] != "log" || (args[1] != "append" && args[1] != "apply")) {
+    return false;
+  }
   for (size_t i = 3; i < args.size(); i++) {
     if (args[i].rfind("--", 0) != 0) return false;
   }
@@ -273,6 +343,25 @@ int RunCommand(const std::vector<std::string>& args, Home& home, Io& io) {
   clear->add_option("start", index, "first block")->required();
   clear->add_option("end", end, "one past the last block (default START + 1)");
   clear->callback([&] { code = runner.Clear(name, index, end); });
+
+  std::string block, hash, seek, upgrade, nodes;
+  bool with_manifest = false;
+  auto* proof = log->add_subcommand("proof", "print a proof (a hypercore `data` message) as hex");
+  proof->add_option("log", name, "log name or key")->required();
+  proof->add_option("--block", block, "prove block INDEX (its value included)");
+  proof->add_option("--hash", hash, "prove tree node INDEX");
+  proof->add_option("--seek", seek, "prove where byte BYTES is");
+  proof->add_option("--upgrade", upgrade, "prove the signed length: START:LENGTH");
+  proof->add_option("--nodes", nodes, "ancestors of the block the receiver lacks (default 0)");
+  proof->add_flag("--manifest", with_manifest, "include the manifest");
+  proof->callback([&] {
+    code = runner.MakeProof(name, block, hash, seek, upgrade, nodes, with_manifest);
+  });
+
+  auto* apply = log->add_subcommand("apply", "verify proofs (hex, stdin lines when none) into a copy of KEY");
+  apply->add_option("key", name, "log key, 64 hex digits")->required();
+  apply->add_option("proofs", values, "proofs as hex");
+  apply->callback([&] { code = runner.ApplyProofs(name, values); });
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {

@@ -27,6 +27,9 @@ constexpr char kUsage[] =
     "  log dump NAME|KEY              every block as hex ('-' when missing)\n"
     "  log verify NAME|KEY            re-check every stored byte\n"
     "  log truncate NAME|KEY LENGTH   cut the log (new fork)\n"
+    "  log proof NAME|KEY [--block I] [--hash I] [--seek B] [--upgrade S:L] [--nodes N] [--manifest]\n"
+    "                                 a proof as hex (hypercore's `data` message)\n"
+    "  log apply KEY [HEX...]         verify proofs into a read-only copy of KEY\n"
     "  log clear NAME|KEY START [END] delete stored blocks and free their space\n"
     "\n"
     "--home defaults to $SHOAL_HOME, then ~/.local/share/shoal.\n";
