@@ -62,7 +62,8 @@ std::vector<std::string> Lines(const std::string& text) {
 }
 
 Result<uint64_t> ParseIndex(const std::string& s) {
-  if (s.empty() || s.size() > 16 || !std::all_of(s.begin(), s.end(), ::isdigit)) {
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (s.empty() || s.size() > 16 || !std::all_of(s.begin(), s.end(), digit)) {
     return Status::InvalidArgument("not a block index: '" + s + "'");
   }
   return std::stoull(s);
@@ -216,11 +217,12 @@ class Runner {
     if (!upgrade.empty()) {
       size_t colon = upgrade.find(':');
       auto start = ParseIndex(upgrade.substr(0, colon));
+      if (!start.ok() || *start > log.length()) {
+        return Fail(Status::InvalidArgument("--upgrade takes START[:LENGTH] within the log"));
+      }
       auto length = colon == std::string::npos ? Result<uint64_t>(log.length() - *start)
                                                : ParseIndex(upgrade.substr(colon + 1));
-      if (!start.ok() || !length.ok()) {
-        return Fail(Status::InvalidArgument("--upgrade takes START:LENGTH"));
-      }
+      if (!length.ok()) return Fail(Status::InvalidArgument("--upgrade takes START[:LENGTH]"));
       req.upgrade = log::ProofRequest::Upgrade{*start, *length};
     }
     auto proof = log.MakeProof(req);
@@ -233,18 +235,23 @@ class Runner {
   int ApplyProofs(const std::string& key_hex, const std::vector<std::string>& values) {
     auto key = FixedFromHex<32>(key_hex);
     if (!key) return Fail(Status::InvalidArgument("KEY must be 64 hex digits"));
-    std::vector<std::string> proofs = values;
-    if (proofs.empty()) proofs = Lines(io_.read_stdin());
+    std::vector<std::string> lines = values;
+    if (lines.empty()) lines = Lines(io_.read_stdin());
+    // Decode everything before touching the store.
+    std::vector<log::Proof> proofs;
+    for (size_t i = 0; i < lines.size(); i++) {
+      auto bytes = FromHex(lines[i]);
+      if (!bytes) return Fail(Status::InvalidArgument("proof " + std::to_string(i) + " is not hex"));
+      auto proof = log::DecodeProof(*bytes);
+      if (!proof.ok()) return Fail(proof.status().WithContext("proof " + std::to_string(i)));
+      proofs.push_back(std::move(*proof));
+    }
     Status s = home_.Open();
     if (!s.ok()) return Fail(s);
     auto log = home_.store().OpenLogByKey(*key, /*create=*/true);
     if (!log.ok()) return Fail(log.status());
     for (size_t i = 0; i < proofs.size(); i++) {
-      auto bytes = FromHex(proofs[i]);
-      if (!bytes) return Fail(Status::InvalidArgument("proof " + std::to_string(i) + " is not hex"));
-      auto proof = log::DecodeProof(*bytes);
-      if (!proof.ok()) return Fail(proof.status().WithContext("proof " + std::to_string(i)));
-      s = (*log)->ApplyProof(*proof);
+      s = (*log)->ApplyProof(proofs[i]);
       if (!s.ok()) return Fail(s.WithContext("proof " + std::to_string(i)));
     }
     io_.out << (*log)->length() << "\n";
@@ -283,13 +290,16 @@ class Runner {
 
 bool CommandReadsStdin(const std::vector<std::string>& args) {
   // `log append NAME` with no values (options aside) reads lines from stdin.
+  // `log append NAME` and `log apply KEY` read stdin when given no values:
+  // exactly one positional argument after the subcommand (flags take none).
   if (args.size() < 3 || args[0] != "log" || (args[1] != "append" && args[1] != "apply")) {
     return false;
   }
-  for (size_t i = 3; i < args.size(); i++) {
-    if (args[i].rfind("--", 0) != 0) return false;
+  size_t positional = 0;
+  for (size_t i = 2; i < args.size(); i++) {
+    if (args[i].rfind("--", 0) != 0 || args[i] == "--") positional++;
   }
-  return true;
+  return positional == 1;
 }
 
 int RunCommand(const std::vector<std::string>& args, Home& home, Io& io) {

@@ -109,10 +109,12 @@ Status ControlServer::Start(const std::string& socket_path, Handler handler) {
   mode_t old = ::umask(0177);
   int rc = ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
   ::umask(old);
-  if (rc != 0 || ::listen(fd_, 16) != 0) {
-    return Status::IOError("control socket " + path_ + ": " + std::strerror(errno));
+  if (rc != 0 || ::listen(fd_, 16) != 0 || ::pipe2(wake_, O_CLOEXEC) != 0) {
+    Status s = Status::IOError("control socket " + path_ + ": " + std::strerror(errno));
+    ::close(fd_);
+    fd_ = -1;
+    return s;
   }
-  if (::pipe2(wake_, O_CLOEXEC) != 0) return Status::IOError(std::strerror(errno));
   thread_ = std::thread([this] { Loop(); });
   return Status::OK();
 }

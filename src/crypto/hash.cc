@@ -15,6 +15,7 @@ void Init() {
 
 Hash Blake2b256Keyed(ByteView key, std::initializer_list<ByteView> parts) {
   Init();
+  SHOAL_CHECK(key.size() <= crypto_generichash_KEYBYTES_MAX);
   crypto_generichash_state st;
   crypto_generichash_init(&st, key.empty() ? nullptr : key.data(), key.size(), 32);
   for (ByteView p : parts) crypto_generichash_update(&st, p.data(), p.size());

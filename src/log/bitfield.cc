@@ -102,7 +102,7 @@ uint64_t Bitfield::Count(uint64_t start, uint64_t end) const {
 void Bitfield::LoadPage(uint64_t page, ByteView bytes) {
   Page* p = MutablePage(page);
   std::memset(p->data(), 0, kPageBytes);
-  std::memcpy(p->data(), bytes.data(), std::min(bytes.size(), kPageBytes));
+  if (!bytes.empty()) std::memcpy(p->data(), bytes.data(), std::min(bytes.size(), kPageBytes));
 }
 
 Bytes Bitfield::PageBytes(uint64_t page) const {

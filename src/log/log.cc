@@ -149,8 +149,11 @@ Status Log::Load() {
     bool compat = d.Bool();
     Manifest m = DecodeManifest(d);
     if (d.ok()) {
-      if (compat && !m.signers.empty()) {
-        verifier_ = Verifier::Compat(m.signers[0].public_key);
+      if (compat) {
+        if (m.signers.size() != 1 || m.signers[0].public_key != key_) {
+          return Status::Corruption("stored compat signer is not the log key");
+        }
+        verifier_ = Verifier::Compat(key_);
       } else {
         auto v = Verifier::Create(key_, m);
         if (!v.ok()) return Status::Corruption("stored manifest does not match the log key");
@@ -195,7 +198,9 @@ Status Log::Load() {
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     ByteView k = it->key();
     if (k.size() != 18) return Status::Corruption("bitfield key is malformed");
-    bitfield_.LoadPage(GetU64BE(k.data() + 10), it->value());
+    uint64_t page = GetU64BE(k.data() + 10);
+    bitfield_.LoadPage(page, it->value());
+    stored_pages_.insert(page);
   }
   SHOAL_RETURN_IF_ERROR(it->status());
   // Pages may be stale below the contiguous prefix, so the prefix wins.
@@ -212,19 +217,36 @@ void Log::SetContiguous(uint64_t value) {
 }
 
 void Log::PersistBitfieldAndHead(storage::WriteBatch& wb) {
+  // A page is stored only while it holds a set bit at or above the contiguous
+  // length: everything below is implied by the head (invariant 3). So a
+  // writer's appends, which keep contiguous == length, write no page at all.
   for (uint64_t page : bitfield_.TakeDirty()) {
-    if ((page + 1) * Bitfield::kBitsPerPage <= contiguous_) continue;  // implied by the prefix
-    Bytes bytes = bitfield_.PageBytes(page);
-    if (bytes.empty()) {
+    uint64_t page_end = (page + 1) * Bitfield::kBitsPerPage;
+    uint64_t first = bitfield_.FindFirst(true, std::max(contiguous_, page * Bitfield::kBitsPerPage));
+    if (first < page_end) {
+      wb.Put(LogKey(id_, format::kBitfield, page), bitfield_.PageBytes(page));
+      stored_pages_.insert(page);
+    } else if (stored_pages_.erase(page) > 0) {
       wb.Delete(LogKey(id_, format::kBitfield, page));
-    } else {
-      wb.Put(LogKey(id_, format::kBitfield, page), bytes);
     }
   }
   wb.Put(LogKey(id_, format::kHead), EncodeHead());
 }
 
-Status Log::Commit(storage::WriteBatch& wb) { return db_->Write(wb, sync_); }
+Status Log::CommitOrReload(storage::WriteBatch& wb) {
+  Status s = db_->Write(wb, sync_.load());
+  if (s.ok()) return s;
+  // The in-memory state ran ahead of storage; go back to what storage has.
+  state_ = TreeState{};
+  bitfield_ = Bitfield();
+  stored_pages_.clear();
+  contiguous_ = 0;
+  verifier_.reset();
+  encryption_.reset();
+  encryption_key_.reset();
+  Status reload = Load();
+  return reload.ok() ? s : reload.WithContext(s.ToString());
+}
 
 // ---- writing ----
 
@@ -257,22 +279,11 @@ Result<uint64_t> Log::Append(std::span<const ByteView> blocks) {
   SHOAL_ASSIGN_OR_RETURN(next.signature,
                          verifier_->Sign(next.TreeHash(), next.length, next.fork, *key_pair_));
 
-  const uint64_t old_length = state_.length;
-  const uint64_t old_contiguous = contiguous_;
-  bitfield_.SetRange(old_length, next.length, true);
-  if (contiguous_ == old_length) contiguous_ = next.length;
-  TreeState old = std::move(state_);
+  bitfield_.SetRange(state_.length, next.length, true);
+  if (contiguous_ == state_.length) contiguous_ = next.length;
   state_ = std::move(next);
   PersistBitfieldAndHead(wb);
-
-  Status s = Commit(wb);
-  if (!s.ok()) {
-    state_ = std::move(old);
-    bitfield_.SetRange(old_length, state_.length + blocks.size(), false);
-    bitfield_.TakeDirty();
-    contiguous_ = old_contiguous;
-    return s;
-  }
+  SHOAL_RETURN_IF_ERROR(CommitOrReload(wb));
   return state_.length;
 }
 
@@ -298,11 +309,9 @@ Status Log::Truncate(uint64_t length) {
   // ancestors of the last kept leaf whose span crosses the head.
   wb.DeleteRange(LogKey(id_, format::kNode, head), LogKey(id_, format::kNode + 1));
   if (length > 0) {
-    flat::Iterator ite(head - 2);
-    while (true) {
+    // Only nodes whose whole span lies inside the old tree can exist.
+    for (flat::Iterator ite(head - 2); ite.PeekRightSpan() < 2 * old_length; ite.Parent()) {
       if (ite.Contains(head) && ite.index() < head) wb.Delete(LogKey(id_, format::kNode, ite.index()));
-      if (ite.offset() == 0) break;
-      ite.Parent();
     }
   }
   wb.DeleteRange(LogKey(id_, format::kBlock, length), LogKey(id_, format::kBlock + 1));
@@ -311,13 +320,7 @@ Status Log::Truncate(uint64_t length) {
   SetContiguous(std::min(contiguous_, length));
   state_ = std::move(next);
   PersistBitfieldAndHead(wb);
-  Status s = Commit(wb);
-  if (!s.ok()) {
-    // The in-memory state is ahead of storage; reload what storage has.
-    Status reload = Load();
-    return reload.ok() ? s : reload;
-  }
-  return Status::OK();
+  return CommitOrReload(wb);
 }
 
 Status Log::Clear(uint64_t start, uint64_t end) {
@@ -330,14 +333,12 @@ Status Log::Clear(uint64_t start, uint64_t end) {
     bitfield_.SetRange(start, end, false);
     SetContiguous(std::min(contiguous_, start));
     PersistBitfieldAndHead(wb);
-    Status s = Commit(wb);
-    if (!s.ok()) {
-      Status reload = Load();
-      return reload.ok() ? s : reload;
-    }
+    SHOAL_RETURN_IF_ERROR(CommitOrReload(wb));
   }
   // Deleted keys keep their space until compaction rewrites their tables.
-  return db_->CompactRange(LogKey(id_, format::kBlock, start), LogKey(id_, format::kBlock, end));
+  Status s =
+      db_->CompactRange(LogKey(id_, format::kBlock, start), LogKey(id_, format::kBlock, end));
+  return s.WithContext("blocks cleared, but their space was not reclaimed yet");
 }
 
 // ---- reading ----
@@ -411,6 +412,7 @@ Result<uint64_t> Log::MissingNodes(uint64_t index) const {
 
 Status Log::ApplyProof(const Proof& proof) {
   std::lock_guard lock(mu_);
+  if (key_pair_) return Status::InvalidArgument("the writer of a log does not take proofs of it");
   std::optional<Verifier> learnt;
   if (!verifier_) {
     if (!proof.manifest) return Status::VerificationFailed("the log's manifest is not known yet");
@@ -423,8 +425,6 @@ Status Log::ApplyProof(const Proof& proof) {
   for (const Node& n : verified.nodes) {
     wb.Put(LogKey(id_, format::kNode, n.index), EncodeNodeValue(n));
   }
-  TreeState old = state_;
-  const uint64_t old_contiguous = contiguous_;
   if (verified.upgraded) state_ = verified.state;
   if (proof.block) {
     uint64_t index = proof.block->index;
@@ -437,15 +437,7 @@ Status Log::ApplyProof(const Proof& proof) {
     wb.Put(LogKey(id_, format::kMeta), EncodeMeta());
   }
   PersistBitfieldAndHead(wb);
-  Status s = Commit(wb);
-  if (!s.ok()) {
-    state_ = std::move(old);
-    contiguous_ = old_contiguous;
-    if (proof.block) bitfield_.SetRange(proof.block->index, proof.block->index + 1, false);
-    bitfield_.TakeDirty();
-    return s;
-  }
-  return Status::OK();
+  return CommitOrReload(wb);
 }
 
 Status Log::Audit() const {

@@ -14,8 +14,9 @@
 //  1. state_ satisfies the TreeState invariants (merkle.h) and its signature
 //     verifies under verifier_ (checked again at every open);
 //  2. bit i of bitfield_ is set iff block i is stored, and i < length;
-//  3. contiguous_ is the first unset bit; bitfield pages wholly below it may
-//     be stale or absent in storage (docs/formats/log.md);
+//  3. contiguous_ is the first unset bit; a bitfield page is in storage iff
+//     it has a set bit at or above contiguous_, and then it is current; bits
+//     below contiguous_ are implied (docs/formats/log.md);
 //  4. every node of the tree at state_.length with a stored block under it is
 //     stored, and so are the roots.
 //
@@ -23,9 +24,11 @@
 // an internal mutex.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 
@@ -128,7 +131,8 @@ class Log {
   void SetContiguous(uint64_t value);
   // Adds bitfield pages and the head to `wb` (see invariant 3).
   void PersistBitfieldAndHead(storage::WriteBatch& wb);
-  Status Commit(storage::WriteBatch& wb);
+  // Writes `wb`; if that fails, reloads the in-memory state from storage.
+  Status CommitOrReload(storage::WriteBatch& wb);
 
   storage::Db* const db_;
   const uint64_t id_;
@@ -141,12 +145,13 @@ class Log {
   std::optional<Verifier> verifier_;
   std::optional<BlockEncryption> encryption_;
   std::optional<FixedBytes<32>> encryption_key_;
-  bool sync_ = false;
+  std::atomic<bool> sync_{false};
 
   mutable std::mutex mu_;
   TreeState state_;
   Bitfield bitfield_;
   uint64_t contiguous_ = 0;
+  std::set<uint64_t> stored_pages_;  // bitfield pages present in storage
 };
 
 }  // namespace shoal::log

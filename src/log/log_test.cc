@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <random>
 
+#include "log/log_format.h"
 #include "log/test_util.h"
+#include "storage/db.h"
 
 namespace shoal::log {
 namespace {
@@ -68,16 +70,23 @@ TEST(Log, AppendGetOffsetsSeek) {
 }
 
 TEST(Log, ReopenKeepsEverything) {
-  auto store = MemStore();
+  testing::TempDir dir;
   Hash tree;
   {
+    auto store = testing::DiskStore(dir);
     auto log = *store->OpenLog("a");
     for (int i = 0; i < 100; i++) ASSERT_TRUE(log->Append(AsBytes(std::to_string(i))).ok());
     tree = log->tree_hash();
+    // A writer that only appends stores no bitfield page: the head's
+    // contiguous length says it all.
+    auto it = store->db().NewIterator(format::LogKey(1, format::kBitfield, 0),
+                                      format::LogKey(1, format::kBitfield + 1));
+    it->SeekToFirst();
+    EXPECT_FALSE(it->Valid());
   }
-  // Drop the cached log objects by reopening through a fresh Store on the
-  // same database is not possible in memory; reload through the store cache.
+  auto store = testing::DiskStore(dir);
   auto log = *store->GetLog("a");
+  EXPECT_EQ(AsString(*log->Get(99)), "99");
   EXPECT_EQ(log->length(), 100u);
   EXPECT_EQ(log->tree_hash(), tree);
   auto names = *store->ListNames();
@@ -126,6 +135,29 @@ TEST(Log, ReplicaIsReadOnly) {
   auto replica = *store->OpenLogByKey(Key{}, true);
   EXPECT_FALSE(replica->writable());
   EXPECT_EQ(replica->Append(AsBytes("x")).status().code(), Status::Code::kReadOnly);
+  EXPECT_EQ(replica->Truncate(0).code(), Status::Code::kReadOnly);
+}
+
+TEST(Log, ProofRequestsOutOfRangeAreRefused) {
+  auto store = MemStore();
+  auto log = *store->OpenLog("r");
+  ProofRequest none;
+  none.block = ProofRequest::Indexed{0, 0};
+  Proof empty = *log->MakeProof(none);  // an empty log answers with nothing
+  EXPECT_FALSE(empty.block.has_value());
+  for (int i = 0; i < 5; i++) ASSERT_TRUE(log->Append(AsBytes("x")).ok());
+  ProofRequest past;
+  past.block = ProofRequest::Indexed{5, 0};
+  EXPECT_TRUE(log->MakeProof(past).status().IsInvalidArgument());
+  ProofRequest up;
+  up.upgrade = ProofRequest::Upgrade{2, 4};
+  EXPECT_TRUE(log->MakeProof(up).status().IsInvalidArgument());
+  ProofRequest too_many;
+  too_many.block = ProofRequest::Indexed{1, 40};
+  EXPECT_TRUE(log->MakeProof(too_many).status().IsInvalidArgument());
+  ProofRequest own;
+  own.upgrade = ProofRequest::Upgrade{0, 5};
+  EXPECT_TRUE(log->ApplyProof(*log->MakeProof(own)).IsInvalidArgument());
 }
 
 // Copies a log block by block to a replica in another store, through proofs.

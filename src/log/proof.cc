@@ -93,7 +93,9 @@ Result<Proof> DecodeProof(ByteView bytes, uint64_t* request) {
     p.upgrade = std::move(u);
   }
   if (flags & 16) p.manifest = DecodeManifest(d);
-  SHOAL_RETURN_IF_ERROR(d.Finish().WithContext("proof"));
+  // Like compact-encoding in JS, bytes after the message are ignored: later
+  // protocol versions append fields.
+  SHOAL_RETURN_IF_ERROR(d.status().WithContext("proof"));
   if (request) *request = req;
   return p;
 }

@@ -79,6 +79,7 @@ void EncodeNodes(enc::Encoder& e, const std::vector<Node>& nodes);
 std::vector<Node> DecodeNodes(enc::Decoder& d);
 
 // The `data` message body. `request` is the id of the request it answers.
+// As in JS, bytes after the message are ignored when decoding.
 Bytes EncodeProof(const Proof& proof, uint64_t request = 0);
 Result<Proof> DecodeProof(ByteView bytes, uint64_t* request = nullptr);
 

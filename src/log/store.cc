@@ -33,9 +33,22 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
     return s;
   }
 
+  // The next log id is one past the highest id in use, whatever the counter
+  // says: a lost or stale counter must never reuse an id.
   Bytes next;
   s = store->db_->Get(format::NextIdKey(), &next);
-  if (s.ok() && next.size() == 8) store->next_id_ = GetU64BE(next.data());
+  if (s.ok()) {
+    if (next.size() != 8) return Status::Corruption("next log id is not 8 bytes");
+    store->next_id_ = GetU64BE(next.data());
+  } else if (!s.IsNotFound()) {
+    return s;
+  }
+  auto it = store->db_->NewIterator(Bytes{format::kLog}, Bytes{format::kLog + 1});
+  it->SeekToLast();
+  if (it->Valid() && it->key().size() >= 9) {
+    store->next_id_ = std::max(store->next_id_, GetU64BE(it->key().data() + 1) + 1);
+  }
+  SHOAL_RETURN_IF_ERROR(it->status());
   return store;
 }
 
@@ -107,7 +120,7 @@ Result<std::shared_ptr<Log>> Store::CreateLocked(const Key& key, std::string_vie
   Bytes next(8);
   PutU64BE(next.data(), id + 1);
   wb.Put(format::NextIdKey(), next);
-  SHOAL_RETURN_IF_ERROR(db_->Write(wb, log->sync_));
+  SHOAL_RETURN_IF_ERROR(db_->Write(wb, log->sync_.load()));
   next_id_ = id + 1;
   open_[id] = log;
   return log;

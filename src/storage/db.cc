@@ -24,7 +24,7 @@ Status FromRocks(const rocksdb::Status& s) {
   if (s.IsCorruption()) return Status::Corruption(s.ToString());
   if (s.IsInvalidArgument()) return Status::InvalidArgument(s.ToString());
   if (s.IsNoSpace()) return Status::IOError("disk full: " + s.ToString());
-  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+  if (s.IsIOError() && s.ToString().find("/LOCK") != std::string::npos) {
     return Status::Busy("database is in use by another process: " + s.ToString());
   }
   return Status::IOError(s.ToString());
@@ -97,7 +97,6 @@ class RocksDb final : public Db {
 
   uint64_t DiskUsage() override {
     uint64_t sst = 0, wal = 0;
-    db_->GetIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize, &sst);
     db_->GetIntProperty(rocksdb::DB::Properties::kLiveSstFilesSize, &sst);
     rocksdb::VectorLogPtr files;
     if (db_->GetSortedWalFiles(files).ok()) {
