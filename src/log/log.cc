@@ -25,12 +25,12 @@ Bytes EncodeNodeValue(const Node& n) {
   return e.Take();
 }
 
-Bytes EncodeBlockValue(ByteView stored) {
-  Bytes v(4 + stored.size());
+// A block is stored as crc32c(stored) (u32le) || stored bytes.
+void PutBlock(storage::WriteBatch& wb, uint64_t id, uint64_t index, ByteView stored) {
   uint32_t crc = Crc32c(stored);
-  for (int i = 0; i < 4; i++) v[i] = static_cast<uint8_t>(crc >> (8 * i));
-  if (!stored.empty()) std::memcpy(v.data() + 4, stored.data(), stored.size());
-  return v;
+  uint8_t prefix[4];
+  for (int i = 0; i < 4; i++) prefix[i] = static_cast<uint8_t>(crc >> (8 * i));
+  wb.Put(LogKey(id, format::kBlock, index), ByteView(prefix, 4), stored);
 }
 
 std::string Num(uint64_t n) { return std::to_string(n); }
@@ -260,19 +260,21 @@ Result<uint64_t> Log::Append(std::span<const ByteView> blocks) {
   if (!key_pair_ || !verifier_) return Status::ReadOnly("this node cannot sign the log");
   if (blocks.empty()) return state_.length;
 
-  storage::WriteBatch wb;
+  size_t bytes = 0;
+  for (ByteView block : blocks) bytes += block.size() + 120;
+  storage::WriteBatch wb(bytes + 256);
   TreeBatch batch(state_);
-  for (ByteView block : blocks) {
-    uint64_t index = batch.state().length;
-    if (encryption_) {
-      Bytes stored = encryption_->Encrypt(index, block, state_.fork);
-      batch.Append(stored);
-      wb.Put(LogKey(id_, format::kBlock, index), EncodeBlockValue(stored));
-    } else {
-      batch.Append(block);
-      wb.Put(LogKey(id_, format::kBlock, index), EncodeBlockValue(block));
+  std::vector<Bytes> encrypted;
+  std::vector<ByteView> stored(blocks.begin(), blocks.end());
+  if (encryption_) {
+    encrypted.reserve(blocks.size());
+    for (size_t k = 0; k < blocks.size(); k++) {
+      encrypted.push_back(encryption_->Encrypt(state_.length + k, blocks[k], state_.fork));
+      stored[k] = encrypted.back();
     }
   }
+  for (const Node& leaf : HashLeaves(state_.length, stored)) batch.AppendLeaf(leaf);
+  for (size_t k = 0; k < stored.size(); k++) PutBlock(wb, id_, state_.length + k, stored[k]);
   for (const Node& n : batch.nodes()) wb.Put(LogKey(id_, format::kNode, n.index), EncodeNodeValue(n));
 
   TreeState next = std::move(batch.state());
@@ -428,7 +430,7 @@ Status Log::ApplyProof(const Proof& proof) {
   if (verified.upgraded) state_ = verified.state;
   if (proof.block) {
     uint64_t index = proof.block->index;
-    wb.Put(LogKey(id_, format::kBlock, index), EncodeBlockValue(proof.block->value));
+    PutBlock(wb, id_, index, proof.block->value);
     bitfield_.SetRange(index, index + 1, true);
     if (index == contiguous_) contiguous_ = bitfield_.FindFirst(false, contiguous_);
   }

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "base/result.h"
@@ -65,6 +66,10 @@ class TreeBatch {
   std::vector<Node> nodes_;
   bool upgraded_ = false;
 };
+
+// Leaf nodes of blocks first_index, first_index + 1, ...; large batches are
+// hashed on two threads.
+std::vector<Node> HashLeaves(uint64_t first_index, std::span<const ByteView> blocks);
 
 // Builds the proof for `request` from `state`. The block value is left empty
 // for the caller to fill. An empty tree answers with an empty proof.

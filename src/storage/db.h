@@ -35,12 +35,15 @@ struct Options {
 
 class WriteBatch {
  public:
-  WriteBatch();
+  // `reserve_bytes`: expected size, so big batches are not copied as they grow.
+  explicit WriteBatch(size_t reserve_bytes = 0);
   ~WriteBatch();
   WriteBatch(const WriteBatch&) = delete;
   WriteBatch& operator=(const WriteBatch&) = delete;
 
   void Put(ByteView key, ByteView value);
+  // Puts the concatenation of `prefix` and `value` without building it first.
+  void Put(ByteView key, ByteView prefix, ByteView value);
   void Delete(ByteView key);
   // Deletes every key in [begin, end).
   void DeleteRange(ByteView begin, ByteView end);
