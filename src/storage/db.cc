@@ -5,7 +5,6 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
-#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
@@ -165,10 +164,6 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, const Options& opt
   opts.keep_log_file_num = 4;
   opts.max_manifest_file_size = 64 << 20;
   opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  // Logs write keys in increasing order under a 10-byte prefix (tag, log id,
-  // kind): remembering where the last insert of a prefix landed makes the
-  // next one nearly free.
-  opts.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(10));
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
