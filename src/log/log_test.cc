@@ -130,6 +130,25 @@ TEST(Log, ClearKeepsTreeAndProofs) {
   ASSERT_OK(log->Audit());
 }
 
+// Clearing blocks gives their disk space back, not just their keys.
+TEST(Log, ClearReturnsDiskSpace) {
+  testing::TempDir dir;
+  auto store = testing::DiskStore(dir);
+  auto log = *store->OpenLog("big");
+  std::string block(64 << 10, 'x');
+  std::vector<ByteView> batch(16, AsBytes(block));
+  for (int i = 0; i < 24; i++) ASSERT_TRUE(log->Append(batch).ok());  // 24 MiB
+  ASSERT_OK(store->db().Flush());
+  uint64_t before = store->db().DiskUsage();
+  ASSERT_GT(before, 20u << 20);
+  ASSERT_OK(log->Clear(0, log->length()));
+  uint64_t after = store->db().DiskUsage();
+  EXPECT_LT(after, before / 10) << before << " -> " << after;
+  EXPECT_EQ(log->length(), 24u * 16);
+  EXPECT_TRUE(log->Get(5).status().IsNotFound());
+  ASSERT_OK(log->Audit());
+}
+
 TEST(Log, ReplicaIsReadOnly) {
   auto store = MemStore();
   auto replica = *store->OpenLogByKey(Key{}, true);
