@@ -37,11 +37,24 @@ std::string Num(uint64_t n) { return std::to_string(n); }
 
 }  // namespace
 
+Status DecodeRun(ByteView value, uint64_t* first, std::vector<Node>* nodes);
+
+// Reads tree nodes. A writer's log keeps them in node runs, one value per
+// append (fewer, larger writes); a replica, whose nodes arrive one proof at a
+// time, keeps one key per node.
 class Log::Reader final : public NodeReader {
  public:
   Reader(storage::Db* db, uint64_t id) : db_(db), id_(id) {}
 
+  void set_runs(bool runs) { runs_ = runs; }
+  bool runs() const { return runs_; }
+
   Result<Node> GetNode(uint64_t index) override {
+    return runs_ ? GetFromRun(index) : GetSingle(index);
+  }
+
+ private:
+  Result<Node> GetSingle(uint64_t index) {
     Bytes value;
     SHOAL_RETURN_IF_ERROR(db_->Get(LogKey(id_, format::kNode, index), &value));
     enc::Decoder d(value);
@@ -53,15 +66,78 @@ class Log::Reader final : public NodeReader {
     return n;
   }
 
- private:
+  // The node lives in the run that covers its rightmost block.
+  Result<Node> GetFromRun(uint64_t index) {
+    const uint64_t block = flat::RightSpan(index) / 2;
+    auto it = db_->NewIterator(LogKey(id_, format::kNodeRun, 0), LogKey(id_, format::kNodeRun + 1));
+    it->Seek(LogKey(id_, format::kNodeRun, block));
+    if (!it->Valid()) {
+      SHOAL_RETURN_IF_ERROR(it->status());
+      return Status::NotFound("tree node " + Num(index) + " is not stored");
+    }
+    std::vector<Node> nodes;
+    uint64_t first = 0;
+    SHOAL_RETURN_IF_ERROR(DecodeRun(it->value(), &first, &nodes));
+    if (block < first) return Status::NotFound("tree node " + Num(index) + " is not stored");
+    for (const Node& n : nodes) {
+      if (n.index == index) return n;
+    }
+    return Status::NotFound("tree node " + Num(index) + " is not stored");
+  }
+
   storage::Db* db_;
   uint64_t id_;
+  bool runs_ = false;
 };
+
+Status DecodeRun(ByteView value, uint64_t* first, std::vector<Node>* nodes) {
+  enc::Decoder d(value);
+  *first = d.Uint();
+  uint64_t count = d.ArrayLength(34);
+  nodes->clear();
+  nodes->reserve(count);
+  for (uint64_t i = 0; i < count && d.ok(); i++) {
+    Node n;
+    n.index = d.Uint();
+    n.size = d.Uint();
+    n.hash = d.Fixed<32>();
+    nodes->push_back(n);
+  }
+  if (!d.Finish().ok()) return Status::Corruption("a tree node run is unreadable");
+  return Status::OK();
+}
+
+// Stores `nodes`, all with rightmost block in [first, last], as node runs of
+// at most kMaxRunBlocks blocks each.
+void PutRuns(storage::WriteBatch& wb, uint64_t id, uint64_t first, uint64_t last,
+             const std::vector<Node>& nodes) {
+  for (uint64_t run_first = first; run_first <= last; run_first += format::kMaxRunBlocks) {
+    uint64_t run_last = std::min(last, run_first + format::kMaxRunBlocks - 1);
+    enc::Encoder e(64 + 40 * 2 * (run_last - run_first + 1));
+    size_t count = 0;
+    for (const Node& n : nodes) {
+      uint64_t b = flat::RightSpan(n.index) / 2;
+      count += b >= run_first && b <= run_last;
+    }
+    e.Uint(run_first);
+    e.Uint(count);
+    for (const Node& n : nodes) {
+      uint64_t b = flat::RightSpan(n.index) / 2;
+      if (b < run_first || b > run_last) continue;
+      e.Uint(n.index);
+      e.Uint(n.size);
+      e.Fixed(n.hash);
+    }
+    wb.Put(LogKey(id, format::kNodeRun, run_last), e.bytes());
+  }
+}
 
 Log::Log(storage::Db* db, uint64_t id)
     : db_(db), id_(id), reader_(std::make_unique<Reader>(db, id)) {}
 
 Log::~Log() = default;
+
+void Log::set_node_runs(bool on) { reader_->set_runs(on); }
 
 std::optional<Manifest> Log::manifest() const {
   std::lock_guard lock(mu_);
@@ -97,7 +173,7 @@ Hash Log::tree_hash() const {
 
 Bytes Log::EncodeMeta() const {
   enc::Encoder e(200);
-  uint64_t flags = (key_pair_ ? kMetaWritable : 0) | (verifier_ ? kMetaManifest : 0) |
+  uint64_t flags = (reader_->runs() ? kMetaWritable : 0) | (verifier_ ? kMetaManifest : 0) |
                    (encryption_key_ ? kMetaEncrypted : 0) | (!name_.empty() ? kMetaName : 0);
   e.Uint(format::kMetaVersion);
   e.Uint(flags);
@@ -161,6 +237,7 @@ Status Log::Load() {
       }
     }
   }
+  reader_->set_runs((flags & kMetaWritable) != 0);
   if (flags & kMetaEncrypted) encryption_key_ = d.Fixed<32>();
   if (flags & kMetaName) name_ = std::string(d.String());
   if (!d.Finish().ok()) return Status::Corruption("log meta is unreadable");
@@ -275,7 +352,7 @@ Result<uint64_t> Log::Append(std::span<const ByteView> blocks) {
   }
   for (const Node& leaf : HashLeaves(state_.length, stored)) batch.AppendLeaf(leaf);
   for (size_t k = 0; k < stored.size(); k++) PutBlock(wb, id_, state_.length + k, stored[k]);
-  for (const Node& n : batch.nodes()) wb.Put(LogKey(id_, format::kNode, n.index), EncodeNodeValue(n));
+  PutRuns(wb, id_, state_.length, batch.state().length - 1, batch.nodes());
 
   TreeState next = std::move(batch.state());
   SHOAL_ASSIGN_OR_RETURN(next.signature,
@@ -306,16 +383,24 @@ Status Log::Truncate(uint64_t length) {
 
   storage::WriteBatch wb;
   const uint64_t old_length = state_.length;
-  const uint64_t head = 2 * length;
-  // Nodes that reach past the new head: everything from the head on, and the
-  // ancestors of the last kept leaf whose span crosses the head.
-  wb.DeleteRange(LogKey(id_, format::kNode, head), LogKey(id_, format::kNode + 1));
+  // Nodes whose rightmost block is cut go: whole runs past the new end, and
+  // the tail of the run that straddles it, which is rewritten to end there.
   if (length > 0) {
-    // Only nodes whose whole span lies inside the old tree can exist.
-    for (flat::Iterator ite(head - 2); ite.PeekRightSpan() < 2 * old_length; ite.Parent()) {
-      if (ite.Contains(head) && ite.index() < head) wb.Delete(LogKey(id_, format::kNode, ite.index()));
+    auto it = db_->NewIterator(LogKey(id_, format::kNodeRun, 0),
+                               LogKey(id_, format::kNodeRun + 1));
+    it->Seek(LogKey(id_, format::kNodeRun, length - 1));
+    SHOAL_RETURN_IF_ERROR(it->status());
+    if (it->Valid() && GetU64BE(it->key().data() + 10) >= length) {
+      uint64_t first;
+      std::vector<Node> nodes, kept;
+      SHOAL_RETURN_IF_ERROR(DecodeRun(it->value(), &first, &nodes));
+      for (const Node& n : nodes) {
+        if (flat::RightSpan(n.index) / 2 < length) kept.push_back(n);
+      }
+      if (first < length) PutRuns(wb, id_, first, length - 1, kept);
     }
   }
+  wb.DeleteRange(LogKey(id_, format::kNodeRun, length), LogKey(id_, format::kNodeRun + 1));
   wb.DeleteRange(LogKey(id_, format::kBlock, length), LogKey(id_, format::kBlock + 1));
 
   bitfield_.SetRange(length, old_length, false);

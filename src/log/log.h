@@ -123,6 +123,8 @@ class Log {
   Log(storage::Db* db, uint64_t id);
 
   Status Load();
+  // A writer's log keeps its tree nodes in runs, one per append.
+  void set_node_runs(bool on);
   Status LoadRoots(uint64_t length, std::vector<Node>* roots) const;
   Result<Bytes> GetStoredLocked(uint64_t index) const;
   Bytes EncodeMeta() const;

@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "base/crc32c.h"
+#include "log/flat_tree.h"
 #include "log/log_format.h"
 #include "log/test_util.h"
 #include "storage/db.h"
@@ -26,6 +27,35 @@ void FlipStored(Store& store, const Bytes& key, size_t at) {
   storage::WriteBatch wb;
   wb.Put(key, value);
   ASSERT_OK(store.db().Write(wb));
+}
+
+// Flips one bit of tree node `index` of log 1 (a writer's log keeps its nodes
+// in runs keyed by their last block: docs/formats/log.md).
+void FlipNode(Store& store, uint64_t index, size_t hash_byte) {
+  uint64_t block = flat::RightSpan(index) / 2;
+  auto it = store.db().NewIterator(format::LogKey(1, format::kNodeRun, 0),
+                                   format::LogKey(1, format::kNodeRun + 1));
+  it->Seek(format::LogKey(1, format::kNodeRun, block));
+  ASSERT_TRUE(it->Valid());
+  Bytes key(it->key().begin(), it->key().end());
+  Bytes value(it->value().begin(), it->value().end());
+  enc::Decoder d(value);
+  d.Uint();  // first block
+  uint64_t count = d.Uint();
+  for (uint64_t i = 0; i < count; i++) {
+    uint64_t at = d.Uint();
+    d.Uint();
+    size_t hash_at = d.position();
+    d.Fixed<32>();
+    if (at == index) {
+      value[hash_at + hash_byte] ^= 0x10;
+      storage::WriteBatch wb;
+      wb.Put(key, value);
+      ASSERT_OK(store.db().Write(wb));
+      return;
+    }
+  }
+  FAIL() << "node " << index << " not found";
 }
 
 std::shared_ptr<Log> FilledLog(Store& store, int n = 16) {
@@ -62,12 +92,12 @@ TEST(Corruption, FlippedTreeNodeIsReported) {
   TempDir dir;
   auto store = DiskStore(dir);
   auto log = FilledLog(*store);
-  FlipStored(*store, format::LogKey(1, format::kNode, 5), 3);  // an inner node
+  FlipNode(*store, 5, 3);  // an inner node
   Status audit = log->Audit();
   EXPECT_TRUE(audit.IsCorruption()) << audit.ToString();
   // A proof that carries a bad node (node 1 is the sibling of block 3's
   // parent) does not verify at a replica.
-  FlipStored(*store, format::LogKey(1, format::kNode, 1), 3);
+  FlipNode(*store, 1, 3);
   ProofRequest req;
   req.block = ProofRequest::Indexed{3, 0};
   req.upgrade = ProofRequest::Upgrade{0, 16};
@@ -85,7 +115,7 @@ TEST(Corruption, FlippedRootOrSignatureFailsOpen) {
     {
       auto store = DiskStore(dir);
       FilledLog(*store, 12);  // roots 7 and 19
-      if (what == 0) FlipStored(*store, format::LogKey(1, format::kNode, 7), 10);
+      if (what == 0) FlipNode(*store, 7, 10);
       if (what == 1) {
         Bytes head;
         ASSERT_OK(store->db().Get(format::LogKey(1, format::kHead), &head));

@@ -10,8 +10,12 @@
 //   [.., 0x00]                  meta: what the log is (key, manifest, name, ...)
 //   [.., 0x01]                  head: fork, length, contiguous length, signature
 //   [.., 0x02, index (u64be)]   block: crc32c (u32le) || stored block bytes
-//   [.., 0x03, flat (u64be)]    tree node: uint size || hash (32)
+//   [.., 0x03, flat (u64be)]    tree node: uint size || hash (32)  (replicas)
 //   [.., 0x04, page (u64be)]    bitfield page (4 KiB, 32768 blocks)
+//   [.., 0x05, last (u64be)]    node run: every tree node whose rightmost block
+//                               is in [first, last], written by one append
+//                               (the writer's logs): uint first, uint count,
+//                               count x (uint index, uint size, hash (32))
 #pragma once
 
 #include <cstdint>
@@ -32,6 +36,10 @@ constexpr uint8_t kHead = 0x01;
 constexpr uint8_t kBlock = 0x02;
 constexpr uint8_t kNode = 0x03;
 constexpr uint8_t kBitfield = 0x04;
+constexpr uint8_t kNodeRun = 0x05;
+
+// Blocks covered by one node run at most, so a run stays a few tens of KiB.
+constexpr uint64_t kMaxRunBlocks = 1024;
 
 constexpr uint64_t kMetaVersion = 1;
 constexpr uint64_t kHeadVersion = 1;

@@ -103,6 +103,7 @@ Result<std::shared_ptr<Log>> Store::CreateLocked(const Key& key, std::string_vie
   if (!name.empty()) {
     crypto::KeyPair kp = DeriveKeyPair(name);
     log->key_pair_ = kp;
+    log->set_node_runs(true);
     SHOAL_ASSIGN_OR_RETURN(log->verifier_,
                            Verifier::Create(key, DefaultSignerManifest(kp.public_key)));
   }
