@@ -11,6 +11,10 @@
 
 namespace shoal {
 
+// Runs `a` on the calling thread and `b` on the helper thread (or after `a`,
+// if the helper is busy or there is one core). Returns when both are done.
+void RunBoth(const std::function<void()>& a, const std::function<void()>& b);
+
 // Calls fn(begin, end) over disjoint ranges that cover [0, n). Returns when
 // every range is done. Runs inline when n < min_parallel.
 void ParallelFor(size_t n, size_t min_parallel, const std::function<void(size_t, size_t)>& fn);

@@ -4,6 +4,7 @@
 
 #include "base/crc32c.h"
 #include "base/encoding.h"
+#include "base/parallel.h"
 #include "log/log_format.h"
 #include "storage/db.h"
 
@@ -34,6 +35,9 @@ void PutBlock(storage::WriteBatch& wb, uint64_t id, uint64_t index, ByteView sto
 }
 
 std::string Num(uint64_t n) { return std::to_string(n); }
+
+// From this many bytes an append writes its blocks while they are hashed.
+constexpr size_t kSplitAppendBytes = 32 << 10;
 
 }  // namespace
 
@@ -338,9 +342,7 @@ Result<uint64_t> Log::Append(std::span<const ByteView> blocks) {
   if (blocks.empty()) return state_.length;
 
   size_t bytes = 0;
-  for (ByteView block : blocks) bytes += block.size() + 120;
-  storage::WriteBatch wb(bytes + 256);
-  TreeBatch batch(state_);
+  for (ByteView block : blocks) bytes += block.size() + 40;
   std::vector<Bytes> encrypted;
   std::vector<ByteView> stored(blocks.begin(), blocks.end());
   if (encryption_) {
@@ -350,13 +352,41 @@ Result<uint64_t> Log::Append(std::span<const ByteView> blocks) {
       stored[k] = encrypted.back();
     }
   }
-  for (const Node& leaf : HashLeaves(state_.length, stored)) batch.AppendLeaf(leaf);
-  for (size_t k = 0; k < stored.size(); k++) PutBlock(wb, id_, state_.length + k, stored[k]);
-  PutRuns(wb, id_, state_.length, batch.state().length - 1, batch.nodes());
 
+  // The tree and signature over the stored blocks.
+  TreeBatch batch(state_);
+  Result<Bytes> signature = Status::NotFound("not signed");
+  auto build_tree = [&](bool parallel) {
+    for (const Node& leaf : HashLeaves(state_.length, stored, parallel)) batch.AppendLeaf(leaf);
+    const TreeState& s = batch.state();
+    signature = verifier_->Sign(s.TreeHash(), s.length, s.fork, *key_pair_);
+  };
+
+  // Large appends write their blocks in a batch of their own while the other
+  // core hashes them and signs. Until the second batch commits the head, those
+  // keys lie past the log's length, where nothing reads them (invariant 2),
+  // and a later append overwrites them; so the head stays the one commit point.
+  storage::WriteBatch wb(bytes < kSplitAppendBytes ? bytes + 256 : 4096);
+  if (bytes < kSplitAppendBytes) {
+    build_tree(true);
+    for (size_t k = 0; k < stored.size(); k++) PutBlock(wb, id_, state_.length + k, stored[k]);
+  } else {
+    storage::WriteBatch blocks_wb(bytes + 256);
+    Status written;
+    RunBoth(
+        [&] {
+          for (size_t k = 0; k < stored.size(); k++) {
+            PutBlock(blocks_wb, id_, state_.length + k, stored[k]);
+          }
+          written = db_->Write(blocks_wb, false);
+        },
+        [&] { build_tree(false); });
+    SHOAL_RETURN_IF_ERROR(written);
+  }
+  SHOAL_RETURN_IF_ERROR(signature.status());
+  PutRuns(wb, id_, state_.length, batch.state().length - 1, batch.nodes());
   TreeState next = std::move(batch.state());
-  SHOAL_ASSIGN_OR_RETURN(next.signature,
-                         verifier_->Sign(next.TreeHash(), next.length, next.fork, *key_pair_));
+  next.signature = std::move(*signature);
 
   bitfield_.SetRange(state_.length, next.length, true);
   if (contiguous_ == state_.length) contiguous_ = next.length;

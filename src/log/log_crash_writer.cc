@@ -1,7 +1,8 @@
 // Test tool for log_crash_test: appends to log "crash" in DIR forever (at most
 // 20 s), writing each acknowledged length as a line to stdout. Block i holds
-// "block-<i>", so a reader can check every byte after a crash. Batches of 1
-// to 16 blocks alternate with single appends.
+// CrashBlock(i), so a reader can check every byte after a crash. Single
+// appends alternate with batches of 1 to 16 blocks and with batches of 40
+// blocks of ~1.5 KiB, large enough to take the two-batch append path.
 #include <unistd.h>
 
 #include <chrono>
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "log/crash_block.h"
 #include "log/store.h"
 
 int main(int argc, char** argv) {
@@ -31,9 +33,10 @@ int main(int argc, char** argv) {
   uint64_t round = 0;
   while (std::chrono::steady_clock::now() < deadline) {
     uint64_t length = (*log)->length();
-    size_t n = (round++ % 2) ? 1 + round % 16 : 1;
+    size_t n = round % 3 == 0 ? 1 : round % 3 == 1 ? 1 + round % 16 : 40;
+    round++;
     std::vector<std::string> blocks;
-    for (size_t k = 0; k < n; k++) blocks.push_back("block-" + std::to_string(length + k));
+    for (size_t k = 0; k < n; k++) blocks.push_back(CrashBlock(length + k, n == 40));
     std::vector<ByteView> views(blocks.size());
     for (size_t k = 0; k < n; k++) views[k] = AsBytes(blocks[k]);
     auto acked = (*log)->Append(views);

@@ -89,10 +89,13 @@ TEST(LogModel, RandomOperationsMatchModel) {
     int op = rng() % 100;
     if (op < 60) {
       // Append 1..40 blocks of random size (including empty blocks).
-      int n = 1 + rng() % (rng() % 4 == 0 ? 40 : 3);
+      // One append in ten is large enough (> 32 KiB) to take the path that
+      // writes blocks and head in two batches.
+      bool big = rng() % 10 == 0;
+      int n = big ? 20 + rng() % 20 : 1 + rng() % (rng() % 4 == 0 ? 40 : 3);
       std::vector<std::string> blocks;
       for (int k = 0; k < n; k++) {
-        std::string b(rng() % 300, '\0');
+        std::string b(big ? 1700 + rng() % 1000 : rng() % 300, '\0');
         for (auto& c : b) c = static_cast<char>('a' + rng() % 26);
         blocks.push_back(b);
       }

@@ -329,12 +329,13 @@ Result<bool> VerifyUpgrade(const Proof& proof, const std::optional<Node>& block_
 
 }  // namespace
 
-std::vector<Node> HashLeaves(uint64_t first_index, std::span<const ByteView> blocks) {
+std::vector<Node> HashLeaves(uint64_t first_index, std::span<const ByteView> blocks,
+                             bool parallel) {
   std::vector<Node> leaves(blocks.size());
   size_t bytes = 0;
   for (ByteView b : blocks) bytes += b.size();
   // Worth a second thread from about 32 KiB of hashing (~50 µs).
-  size_t min_parallel = bytes >= (32 << 10) ? 2 : SIZE_MAX;
+  size_t min_parallel = parallel && bytes >= (32 << 10) ? 2 : SIZE_MAX;
   ParallelFor(blocks.size(), min_parallel, [&](size_t begin, size_t end) {
     for (size_t k = begin; k < end; k++) leaves[k] = LeafNode(first_index + k, blocks[k]);
   });

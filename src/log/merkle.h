@@ -67,9 +67,10 @@ class TreeBatch {
   bool upgraded_ = false;
 };
 
-// Leaf nodes of blocks first_index, first_index + 1, ...; large batches are
-// hashed on two threads.
-std::vector<Node> HashLeaves(uint64_t first_index, std::span<const ByteView> blocks);
+// Leaf nodes of blocks first_index, first_index + 1, ...; with `parallel`,
+// large batches are hashed on two threads.
+std::vector<Node> HashLeaves(uint64_t first_index, std::span<const ByteView> blocks,
+                             bool parallel = true);
 
 // Builds the proof for `request` from `state`. The block value is left empty
 // for the caller to fill. An empty tree answers with an empty proof.
