@@ -160,3 +160,29 @@ test('proofs made by JS hypercore verify in Shoal', async () => {
   })
   fs.rmSync(home, { recursive: true, force: true })
 })
+
+test('a compat-mode JS core (key = public key, raw signatures) verifies in Shoal', async () => {
+  const Hypercore = require('hypercore')
+  const home = shoal.tempHome()
+  const dir = shoal.tempHome()
+  const core = new Hypercore(dir, { compat: true })
+  try {
+    await core.ready()
+    assert.deepEqual(core.key, core.keyPair.publicKey)
+    const blocks = randomBlocks(9)
+    await core.append(blocks)
+    const p = await core.proof({ block: { index: 4, nodes: 0 }, upgrade: { start: 0, length: 9 } })
+    p.manifest = core.manifest
+    assert.equal(p.upgrade.signature.length, 64)
+    const key = core.key.toString('hex')
+    shoal.ok(home, ['log', 'apply', key, c.encode(messages.wire.data, { request: 0, ...p }).toString('hex')])
+    // A new process reopens the copy and checks it from its signature.
+    assert.match(shoal.ok(home, ['log', 'verify', key]), /^ok 9 blocks/)
+    assert.deepEqual(shoal.run(home, ['log', 'get', key, '4']).stdout, blocks[4])
+    assert.equal(info(home, key).treeHash, (await core.treeHash()).toString('hex'))
+  } finally {
+    await core.close()
+    fs.rmSync(dir, { recursive: true, force: true })
+    fs.rmSync(home, { recursive: true, force: true })
+  }
+})
