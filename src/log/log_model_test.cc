@@ -75,7 +75,9 @@ void CheckAgainstModel(Log& log, const Model& m, std::mt19937_64& rng) {
   ASSERT_OK(replica->ApplyProof(*DecodeProof(EncodeProof(*proof))));
   ASSERT_EQ(replica->length(), m.blocks.size());
   ASSERT_EQ(replica->tree_hash(), log.tree_hash());
-  if (m.blocks[i]) ASSERT_EQ(AsString(*replica->Get(i)), *m.blocks[i]);
+  if (m.blocks[i]) {
+    ASSERT_EQ(AsString(*replica->Get(i)), *m.blocks[i]);
+  }
 }
 
 TEST(LogModel, RandomOperationsMatchModel) {

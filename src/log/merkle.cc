@@ -11,12 +11,6 @@ namespace {
 constexpr uint64_t kMaxFactor = uint64_t{1} << 62;
 constexpr int kMaxSteps = 1024;
 
-uint64_t TotalSize(const std::vector<Node>& nodes) {
-  uint64_t s = 0;
-  for (const Node& n : nodes) s += n.size;
-  return s;
-}
-
 Status MissingNode(uint64_t index) {
   return Status::NotFound("tree node " + std::to_string(index) + " is not stored");
 }
