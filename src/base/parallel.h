@@ -1,6 +1,7 @@
 // ParallelFor: splits a loop between the calling thread and one shared helper
 // thread. Used where a single call has enough independent work to pay for a
-// wake-up (~10 µs), such as hashing the blocks of a large append.
+// wake-up (~10 µs), such as hashing the blocks of a large append while the
+// calling thread writes them.
 //
 // Thread safety: any thread may call it; calls are served one at a time by the
 // helper, so concurrent callers may end up doing all of their own work.

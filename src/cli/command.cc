@@ -296,8 +296,13 @@ bool CommandReadsStdin(const std::vector<std::string>& args) {
     return false;
   }
   size_t positional = 0;
+  bool options_ended = false;
   for (size_t i = 2; i < args.size(); i++) {
-    if (args[i].rfind("--", 0) != 0 || args[i] == "--") positional++;
+    if (!options_ended && args[i] == "--") {
+      options_ended = true;
+    } else if (options_ended || args[i].rfind("--", 0) != 0) {
+      positional++;
+    }
   }
   return positional == 1;
 }

@@ -5,8 +5,9 @@
 // any block or length it is given (ApplyProof) and keep a sparse, verified
 // copy. Logs live in a Store (store.h), which owns the database.
 //
-// Durability: Append, Truncate, Clear and ApplyProof return only after their
-// one write batch is committed to the database's write-ahead log. That
+// Durability: Append, Truncate, Clear and ApplyProof return only after the
+// write batch that carries their new head is committed to the database's
+// write-ahead log (a large append writes its blocks in a batch before it). That
 // survives the process being killed at any moment. It survives a power loss
 // only with LogOptions::sync (or StoreOptions::sync), which fsyncs each batch.
 //
@@ -14,9 +15,9 @@
 //  1. state_ satisfies the TreeState invariants (merkle.h) and its signature
 //     verifies under verifier_ (checked again at every open);
 //  2. bit i of bitfield_ is set iff block i is stored, and i < length;
-//  3. contiguous_ is the first unset bit; a bitfield page is in storage iff
-//     it has a set bit at or above contiguous_, and then it is current; bits
-//     below contiguous_ are implied (docs/formats/log.md);
+//  3. contiguous_ is the first unset bit; bits below it are implied, and
+//     every bitfield page with a set bit at or above it is in storage and
+//     current (other pages are absent or stale; docs/formats/log.md);
 //  4. every node of the tree at state_.length with a stored block under it is
 //     stored, and so are the roots.
 //
