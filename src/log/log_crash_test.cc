@@ -64,7 +64,7 @@ TEST(LogCrash, KilledWriterLosesNoAcknowledgedBlock) {
   uint64_t acked_total = 0;
   const int kKills = 25;
   for (int round = 0; round < kKills; round++) {
-    int fd;
+    int fd = -1;
     pid_t pid = StartWriter(dir.path(), &fd);
     ASSERT_GT(pid, 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 120));
