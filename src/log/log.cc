@@ -36,8 +36,30 @@ void PutBlock(storage::WriteBatch& wb, uint64_t id, uint64_t index, ByteView sto
 
 std::string Num(uint64_t n) { return std::to_string(n); }
 
-// From this many bytes an append writes its blocks while they are hashed.
-constexpr size_t kSplitAppendBytes = 32 << 10;
+// Where a writer's block lies in its blocks file, and its checksum.
+struct Locator {
+  uint64_t offset = 0;
+  uint64_t size = 0;
+  uint32_t crc = 0;
+};
+
+Bytes EncodeLocator(const Locator& l) {
+  enc::Encoder e(24);
+  e.Uint(l.offset);
+  e.Uint(l.size);
+  e.Uint32(l.crc);
+  return e.Take();
+}
+
+Result<Locator> DecodeLocator(ByteView value, uint64_t index) {
+  enc::Decoder d(value);
+  Locator l;
+  l.offset = d.Uint();
+  l.size = d.Uint();
+  l.crc = d.Uint32();
+  if (!d.Finish().ok()) return Status::Corruption("locator of block " + Num(index) + " is unreadable");
+  return l;
+}
 
 }  // namespace
 
@@ -136,12 +158,17 @@ void PutRuns(storage::WriteBatch& wb, uint64_t id, uint64_t first, uint64_t last
   }
 }
 
-Log::Log(storage::Db* db, uint64_t id)
-    : db_(db), id_(id), reader_(std::make_unique<Reader>(db, id)) {}
+Log::Log(storage::Db* db, uint64_t id, std::string blocks_path)
+    : db_(db), id_(id), blocks_path_(std::move(blocks_path)),
+      reader_(std::make_unique<Reader>(db, id)) {}
 
 Log::~Log() = default;
 
-void Log::set_node_runs(bool on) { reader_->set_runs(on); }
+Status Log::UseWriterLayout() {
+  reader_->set_runs(true);
+  SHOAL_ASSIGN_OR_RETURN(file_, BlockFile::Open(blocks_path_));
+  return Status::OK();
+}
 
 std::optional<Manifest> Log::manifest() const {
   std::lock_guard lock(mu_);
@@ -177,7 +204,7 @@ Hash Log::tree_hash() const {
 
 Bytes Log::EncodeMeta() const {
   enc::Encoder e(200);
-  uint64_t flags = (reader_->runs() ? kMetaWritable : 0) | (verifier_ ? kMetaManifest : 0) |
+  uint64_t flags = (writer_layout() ? kMetaWritable : 0) | (verifier_ ? kMetaManifest : 0) |
                    (encryption_key_ ? kMetaEncrypted : 0) | (!name_.empty() ? kMetaName : 0);
   e.Uint(format::kMetaVersion);
   e.Uint(flags);
@@ -241,7 +268,7 @@ Status Log::Load() {
       }
     }
   }
-  reader_->set_runs((flags & kMetaWritable) != 0);
+  if ((flags & kMetaWritable) && !file_) SHOAL_RETURN_IF_ERROR(UseWriterLayout());
   if (flags & kMetaEncrypted) encryption_key_ = d.Fixed<32>();
   if (flags & kMetaName) name_ = std::string(d.String());
   if (!d.Finish().ok()) return Status::Corruption("log meta is unreadable");
@@ -265,6 +292,11 @@ Status Log::Load() {
   SHOAL_RETURN_IF_ERROR(LoadRoots(state_.length, &state_.roots));
   state_.byte_length = 0;
   for (const Node& r : state_.roots) state_.byte_length += r.size;
+  if (file_) {
+    // Bytes past the committed length are an append that never committed.
+    SHOAL_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
+    if (size > state_.byte_length) SHOAL_RETURN_IF_ERROR(file_->Truncate(state_.byte_length));
+  }
 
   if (state_.length > 0) {
     if (!verifier_) return Status::Corruption("log has blocks but no manifest");
@@ -341,8 +373,6 @@ Result<uint64_t> Log::Append(std::span<const ByteView> blocks) {
   if (!key_pair_ || !verifier_) return Status::ReadOnly("this node cannot sign the log");
   if (blocks.empty()) return state_.length;
 
-  size_t bytes = 0;
-  for (ByteView block : blocks) bytes += block.size() + 40;
   std::vector<Bytes> encrypted;
   std::vector<ByteView> stored(blocks.begin(), blocks.end());
   if (encryption_) {
@@ -353,40 +383,26 @@ Result<uint64_t> Log::Append(std::span<const ByteView> blocks) {
     }
   }
 
-  // The tree and signature over the stored blocks.
+  // The blocks go to the blocks file first: until the head below commits,
+  // bytes past the committed length are ignored, and cut off at the next
+  // open, so the head stays the one commit point.
+  SHOAL_RETURN_IF_ERROR(file_->Write(state_.byte_length, stored));
+  if (sync_.load()) SHOAL_RETURN_IF_ERROR(file_->Sync());
   TreeBatch batch(state_);
-  Result<Bytes> signature = Status::NotFound("not signed");
-  auto build_tree = [&](bool parallel) {
-    for (const Node& leaf : HashLeaves(state_.length, stored, parallel)) batch.AppendLeaf(leaf);
-    const TreeState& s = batch.state();
-    signature = verifier_->Sign(s.TreeHash(), s.length, s.fork, *key_pair_);
-  };
-
-  // Large appends write their blocks in a batch of their own while the other
-  // core hashes them and signs. Until the second batch commits the head, those
-  // keys lie past the log's length, where nothing reads them (invariant 2),
-  // and a later append overwrites them; so the head stays the one commit point.
-  storage::WriteBatch wb(bytes < kSplitAppendBytes ? bytes + 256 : 4096);
-  if (bytes < kSplitAppendBytes) {
-    build_tree(true);
-    for (size_t k = 0; k < stored.size(); k++) PutBlock(wb, id_, state_.length + k, stored[k]);
-  } else {
-    storage::WriteBatch blocks_wb(bytes + 256);
-    Status written;
-    RunBoth(
-        [&] {
-          for (size_t k = 0; k < stored.size(); k++) {
-            PutBlock(blocks_wb, id_, state_.length + k, stored[k]);
-          }
-          written = db_->Write(blocks_wb, false);
-        },
-        [&] { build_tree(false); });
-    SHOAL_RETURN_IF_ERROR(written);
-  }
-  SHOAL_RETURN_IF_ERROR(signature.status());
-  PutRuns(wb, id_, state_.length, batch.state().length - 1, batch.nodes());
+  for (const Node& leaf : HashLeaves(state_.length, stored)) batch.AppendLeaf(leaf);
   TreeState next = std::move(batch.state());
-  next.signature = std::move(*signature);
+  SHOAL_ASSIGN_OR_RETURN(next.signature,
+                         verifier_->Sign(next.TreeHash(), next.length, next.fork, *key_pair_));
+
+  storage::WriteBatch wb(48 * stored.size() + 4096);
+  Locator where{state_.byte_length, 0, 0};
+  for (size_t k = 0; k < stored.size(); k++) {
+    where.size = stored[k].size();
+    where.crc = Crc32c(stored[k]);
+    wb.Put(LogKey(id_, format::kLocator, state_.length + k), EncodeLocator(where));
+    where.offset += where.size;
+  }
+  PutRuns(wb, id_, state_.length, next.length - 1, batch.nodes());
 
   bitfield_.SetRange(state_.length, next.length, true);
   if (contiguous_ == state_.length) contiguous_ = next.length;
@@ -431,30 +447,49 @@ Status Log::Truncate(uint64_t length) {
     }
   }
   wb.DeleteRange(LogKey(id_, format::kNodeRun, length), LogKey(id_, format::kNodeRun + 1));
-  wb.DeleteRange(LogKey(id_, format::kBlock, length), LogKey(id_, format::kBlock + 1));
+  wb.DeleteRange(LogKey(id_, format::kLocator, length), LogKey(id_, format::kLocator + 1));
 
   bitfield_.SetRange(length, old_length, false);
   SetContiguous(std::min(contiguous_, length));
   state_ = std::move(next);
   PersistBitfieldAndHead(wb);
-  return CommitOrReload(wb);
+  SHOAL_RETURN_IF_ERROR(CommitOrReload(wb));
+  // Committed: the bytes past the new length are garbage now.
+  return file_->Truncate(state_.byte_length);
 }
 
 Status Log::Clear(uint64_t start, uint64_t end) {
-  {
-    std::lock_guard lock(mu_);
-    end = std::min(end, state_.length);
-    if (start >= end) return Status::OK();
-    storage::WriteBatch wb;
+  std::lock_guard lock(mu_);
+  end = std::min(end, state_.length);
+  if (start >= end) return Status::OK();
+  storage::WriteBatch wb;
+  // The bytes the cleared blocks take, to give back once the clear commits.
+  uint64_t hole_start = UINT64_MAX, hole_end = 0;
+  if (file_) {
+    auto it = db_->NewIterator(LogKey(id_, format::kLocator, start),
+                               LogKey(id_, format::kLocator, end));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      SHOAL_ASSIGN_OR_RETURN(Locator l, DecodeLocator(it->value(), GetU64BE(it->key().data() + 10)));
+      hole_start = std::min(hole_start, l.offset);
+      hole_end = std::max(hole_end, l.offset + l.size);
+    }
+    SHOAL_RETURN_IF_ERROR(it->status());
+    wb.DeleteRange(LogKey(id_, format::kLocator, start), LogKey(id_, format::kLocator, end));
+  } else {
     wb.DeleteRange(LogKey(id_, format::kBlock, start), LogKey(id_, format::kBlock, end));
-    bitfield_.SetRange(start, end, false);
-    SetContiguous(std::min(contiguous_, start));
-    PersistBitfieldAndHead(wb);
-    SHOAL_RETURN_IF_ERROR(CommitOrReload(wb));
   }
-  // Deleted keys keep their space until compaction rewrites their tables.
-  Status s =
-      db_->CompactRange(LogKey(id_, format::kBlock, start), LogKey(id_, format::kBlock, end));
+  bitfield_.SetRange(start, end, false);
+  SetContiguous(std::min(contiguous_, start));
+  PersistBitfieldAndHead(wb);
+  SHOAL_RETURN_IF_ERROR(CommitOrReload(wb));
+
+  Status s;
+  if (file_) {
+    if (hole_end > hole_start) s = file_->PunchHole(hole_start, hole_end - hole_start);
+  } else {
+    // Deleted keys keep their space until compaction rewrites their tables.
+    s = db_->CompactRange(LogKey(id_, format::kBlock, start), LogKey(id_, format::kBlock, end));
+  }
   return s.WithContext("blocks cleared, but their space was not reclaimed yet");
 }
 
@@ -470,6 +505,20 @@ Result<Bytes> Log::GetStoredLocked(uint64_t index) const {
     return Status::NotFound("block " + Num(index) + " is not stored");
   }
   Bytes value;
+  if (file_) {
+    Status s = db_->Get(LogKey(id_, format::kLocator, index), &value);
+    if (s.IsNotFound()) {
+      return Status::Corruption("block " + Num(index) + " has no locator in storage");
+    }
+    SHOAL_RETURN_IF_ERROR(s);
+    SHOAL_ASSIGN_OR_RETURN(Locator l, DecodeLocator(value, index));
+    Bytes block;
+    SHOAL_RETURN_IF_ERROR(file_->Read(l.offset, l.size, &block));
+    if (Crc32c(block) != l.crc) {
+      return Status::Corruption("block " + Num(index) + " does not match its checksum");
+    }
+    return block;
+  }
   Status s = db_->Get(LogKey(id_, format::kBlock, index), &value);
   if (s.IsNotFound()) return Status::Corruption("block " + Num(index) + " is missing from storage");
   SHOAL_RETURN_IF_ERROR(s);

@@ -36,6 +36,7 @@
 #include "base/result.h"
 #include "crypto/sign.h"
 #include "log/bitfield.h"
+#include "log/block_file.h"
 #include "log/encryption.h"
 #include "log/manifest.h"
 #include "log/merkle.h"
@@ -121,11 +122,13 @@ class Log {
   friend class Store;
   class Reader;
 
-  Log(storage::Db* db, uint64_t id);
+  Log(storage::Db* db, uint64_t id, std::string blocks_path);
 
   Status Load();
-  // A writer's log keeps its tree nodes in runs, one per append.
-  void set_node_runs(bool on);
+  // A writer's log keeps its tree nodes in runs, one per append, and its
+  // blocks in a file of their own (docs/formats/log.md).
+  Status UseWriterLayout();
+  bool writer_layout() const { return file_ != nullptr; }
   Status LoadRoots(uint64_t length, std::vector<Node>* roots) const;
   Result<Bytes> GetStoredLocked(uint64_t index) const;
   Bytes EncodeMeta() const;
@@ -139,7 +142,9 @@ class Log {
 
   storage::Db* const db_;
   const uint64_t id_;
+  const std::string blocks_path_;
   std::unique_ptr<Reader> reader_;
+  std::unique_ptr<BlockFile> file_;  // the writer's blocks; null for a replica
 
   Key key_{};
   Hash discovery_key_{};

@@ -64,28 +64,51 @@ std::shared_ptr<Log> FilledLog(Store& store, int n = 16) {
   return log;
 }
 
+// Flips one bit of the writer's blocks file at byte `at`.
+void FlipInBlocksFile(const TempDir& dir, uint64_t at) {
+  std::fstream f(dir.db() + "/blocks/1", std::ios::in | std::ios::out | std::ios::binary);
+  ASSERT_TRUE(f.good());
+  f.seekg(at);
+  char c = static_cast<char>(f.get());
+  f.seekp(at);
+  f.put(static_cast<char>(c ^ 0x10));
+}
+
 TEST(Corruption, FlippedBlockByteIsReported) {
   TempDir dir;
   auto store = DiskStore(dir);
   auto log = FilledLog(*store);
-  FlipStored(*store, format::LogKey(1, format::kBlock, 5), 6);
+  FlipInBlocksFile(dir, *log->ByteOffset(5) + 2);
   auto got = log->Get(5);
   EXPECT_TRUE(got.status().IsCorruption()) << got.status().ToString();
   EXPECT_TRUE(log->Get(4).ok());
+  EXPECT_TRUE(log->Get(6).ok());
   EXPECT_TRUE(log->Audit().IsCorruption());
-  // The checksum and the block flipped together still fail the audit.
-  Bytes stored;
-  ASSERT_OK(store->db().Get(format::LogKey(1, format::kBlock, 6), &stored));
-  stored[5] ^= 1;
-  uint32_t crc = Crc32c(ByteView(stored).subspan(4));
-  for (int i = 0; i < 4; i++) stored[i] = static_cast<uint8_t>(crc >> (8 * i));
+  FlipInBlocksFile(dir, *log->ByteOffset(5) + 2);  // repair 5
+  ASSERT_OK(log->Audit());
+  // A block and its checksum changed together still fail the audit, which
+  // checks each block against its leaf in the signed tree.
+  FlipInBlocksFile(dir, *log->ByteOffset(6) + 1);
+  Bytes tampered = ToBytes("block-6");
+  tampered[1] ^= 0x10;
+  Bytes locator;
+  ASSERT_OK(store->db().Get(format::LogKey(1, format::kLocator, 6), &locator));
+  uint32_t crc = Crc32c(tampered);
+  for (int i = 0; i < 4; i++) locator[locator.size() - 4 + i] = static_cast<uint8_t>(crc >> (8 * i));
   storage::WriteBatch wb;
-  wb.Put(format::LogKey(1, format::kBlock, 6), stored);
+  wb.Put(format::LogKey(1, format::kLocator, 6), locator);
   ASSERT_OK(store->db().Write(wb));
-  FlipStored(*store, format::LogKey(1, format::kBlock, 5), 6);  // repair 5
+  EXPECT_EQ(*log->Get(6), tampered);
   Status audit = log->Audit();
   EXPECT_TRUE(audit.IsCorruption());
   EXPECT_NE(audit.message().find("block 6"), std::string::npos) << audit.ToString();
+  // A blocks file cut short reports the missing blocks, not garbage.
+  log.reset();
+  store.reset();
+  std::filesystem::resize_file(dir.db() + "/blocks/1", 20);
+  store = DiskStore(dir);
+  log = *store->OpenLog("victim");
+  EXPECT_TRUE(log->Get(15).status().IsCorruption());
 }
 
 TEST(Corruption, FlippedTreeNodeIsReported) {
@@ -133,14 +156,27 @@ TEST(Corruption, FlippedRootOrSignatureFailsOpen) {
 }
 
 // A byte flipped inside a database file on disk is caught by the storage
-// engine's own checksums and reported, not returned.
+// engine's own checksums and reported, not returned. (A replica keeps its
+// blocks in the database.)
 TEST(Corruption, FlippedByteInTableFileIsReported) {
   TempDir dir;
   std::string marker(600, 'Q');
+  auto source = MemStore(1);
+  auto writer = *source->OpenLog("w");
+  for (int i = 0; i < 50; i++) ASSERT_TRUE(writer->Append(AsBytes(marker + std::to_string(i))).ok());
   {
     auto store = DiskStore(dir);
-    auto log = *store->OpenLog("victim");
-    for (int i = 0; i < 50; i++) ASSERT_TRUE(log->Append(AsBytes(marker + std::to_string(i))).ok());
+    auto replica = *store->OpenLogByKey(writer->key(), true);
+    ProofRequest up;
+    up.upgrade = ProofRequest::Upgrade{0, 50};
+    Proof p = *writer->MakeProof(up);
+    p.manifest = writer->manifest();
+    ASSERT_OK(replica->ApplyProof(p));
+    for (uint64_t i = 0; i < 50; i++) {
+      ProofRequest req;
+      req.block = ProofRequest::Indexed{i, *replica->MissingNodes(i)};
+      ASSERT_OK(replica->ApplyProof(*writer->MakeProof(req)));
+    }
     ASSERT_OK(store->db().Flush());
   }
   bool flipped = false;
@@ -156,7 +192,7 @@ TEST(Corruption, FlippedByteInTableFileIsReported) {
   }
   ASSERT_TRUE(flipped);
   auto store = DiskStore(dir);
-  auto log = store->OpenLog("victim");
+  auto log = store->OpenLogByKey(writer->key(), false);
   if (!log.ok()) {
     EXPECT_TRUE(log.status().IsCorruption()) << log.status().ToString();
     return;

@@ -9,13 +9,16 @@
 // Per log, under [0x10, id (u64be)]:
 //   [.., 0x00]                  meta: what the log is (key, manifest, name, ...)
 //   [.., 0x01]                  head: fork, length, contiguous length, signature
-//   [.., 0x02, index (u64be)]   block: crc32c (u32le) || stored block bytes
+//   [.., 0x02, index (u64be)]   block: crc32c (u32le) || stored block bytes  (replicas)
 //   [.., 0x03, flat (u64be)]    tree node: uint size || hash (32)  (replicas)
 //   [.., 0x04, page (u64be)]    bitfield page (4 KiB, 32768 blocks)
 //   [.., 0x05, last (u64be)]    node run: every tree node whose rightmost block
 //                               is in [first, last], written by one append
 //                               (the writer's logs): uint first, uint count,
 //                               count x (uint index, uint size, hash (32))
+//   [.., 0x06, index (u64be)]   block locator (the writer's logs, whose blocks
+//                               live in the log's blocks file): uint offset,
+//                               uint size, crc32c (u32le) of the stored bytes
 #pragma once
 
 #include <cstdint>
@@ -37,6 +40,7 @@ constexpr uint8_t kBlock = 0x02;
 constexpr uint8_t kNode = 0x03;
 constexpr uint8_t kBitfield = 0x04;
 constexpr uint8_t kNodeRun = 0x05;
+constexpr uint8_t kLocator = 0x06;
 
 // Blocks covered by one node run at most: about 2,048 nodes, under 100 KB.
 constexpr uint64_t kMaxRunBlocks = 1024;

@@ -1,5 +1,10 @@
 #include "log/store.h"
 
+#include <stdlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+
 #include "crypto/hash.h"
 #include "log/log_format.h"
 #include "storage/db.h"
@@ -15,6 +20,20 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
   std::unique_ptr<Store> store(new Store());
   store->db_ = std::move(db);
   store->sync_ = options.sync;
+  if (options.in_memory) {
+    // Blocks files need a real directory; an in-memory store gets a private
+    // temporary one that goes away with it.
+    const char* tmp = std::getenv("TMPDIR");
+    std::string dir = std::string(tmp && *tmp ? tmp : "/tmp") + "/shoal-mem-XXXXXX";
+    if (::mkdtemp(dir.data()) == nullptr) return Status::IOError("mkdtemp " + dir);
+    store->blocks_dir_ = dir;
+    store->remove_blocks_dir_ = true;
+  } else {
+    store->blocks_dir_ = path + "/blocks";
+    std::error_code ec;
+    std::filesystem::create_directories(store->blocks_dir_, ec);
+    if (ec) return Status::IOError("creating " + store->blocks_dir_ + ": " + ec.message());
+  }
 
   Bytes seed;
   Status s = store->db_->Get(format::SeedKey(), &seed);
@@ -53,8 +72,18 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
 }
 
 Store::~Store() {
-  std::lock_guard lock(mu_);
-  open_.clear();
+  {
+    std::lock_guard lock(mu_);
+    open_.clear();
+  }
+  if (remove_blocks_dir_) {
+    std::error_code ec;
+    std::filesystem::remove_all(blocks_dir_, ec);
+  }
+}
+
+std::string Store::BlocksPath(uint64_t id) const {
+  return blocks_dir_ + "/" + std::to_string(id);
 }
 
 crypto::KeyPair Store::DeriveKeyPair(std::string_view name) const {
@@ -77,7 +106,7 @@ Result<std::optional<uint64_t>> Store::LookupId(const Bytes& index_key) {
 Result<std::shared_ptr<Log>> Store::LoadLocked(uint64_t id) {
   auto it = open_.find(id);
   if (it != open_.end()) return it->second;
-  std::shared_ptr<Log> log(new Log(db_.get(), id));
+  std::shared_ptr<Log> log(new Log(db_.get(), id, BlocksPath(id)));
   log->sync_ = sync_;
   SHOAL_RETURN_IF_ERROR(log->Load().WithContext("opening log " + std::to_string(id)));
   if (!log->name_.empty()) {
@@ -95,7 +124,7 @@ Result<std::shared_ptr<Log>> Store::LoadLocked(uint64_t id) {
 Result<std::shared_ptr<Log>> Store::CreateLocked(const Key& key, std::string_view name,
                                                  const LogOptions& options) {
   uint64_t id = next_id_;
-  std::shared_ptr<Log> log(new Log(db_.get(), id));
+  std::shared_ptr<Log> log(new Log(db_.get(), id, BlocksPath(id)));
   log->key_ = key;
   log->discovery_key_ = DiscoveryKey(key);
   log->name_ = std::string(name);
@@ -103,7 +132,9 @@ Result<std::shared_ptr<Log>> Store::CreateLocked(const Key& key, std::string_vie
   if (!name.empty()) {
     crypto::KeyPair kp = DeriveKeyPair(name);
     log->key_pair_ = kp;
-    log->set_node_runs(true);
+    SHOAL_RETURN_IF_ERROR(log->UseWriterLayout());
+    // A blocks file left by an id that never committed must not leak in.
+    SHOAL_RETURN_IF_ERROR(log->file_->Truncate(0));
     SHOAL_ASSIGN_OR_RETURN(log->verifier_,
                            Verifier::Create(key, DefaultSignerManifest(kp.public_key)));
   }

@@ -73,7 +73,11 @@ class Store {
   Result<std::shared_ptr<Log>> CreateLocked(const Key& key, std::string_view name,
                                             const LogOptions& options);
 
+  std::string BlocksPath(uint64_t id) const;
+
   std::unique_ptr<storage::Db> db_;
+  std::string blocks_dir_;      // one blocks file per writer's log
+  bool remove_blocks_dir_ = false;  // a temporary one, for an in-memory store
   crypto::Seed seed_{};
   bool sync_ = false;
 
