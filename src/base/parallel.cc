@@ -59,16 +59,6 @@ Helper& GetHelper() {
 
 }  // namespace
 
-void RunBoth(const std::function<void()>& a, const std::function<void()>& b) {
-  if (std::thread::hardware_concurrency() < 2 || !GetHelper().TryStart([&] { b(); })) {
-    a();
-    b();
-    return;
-  }
-  a();
-  GetHelper().Wait();
-}
-
 void ParallelFor(size_t n, size_t min_parallel, const std::function<void(size_t, size_t)>& fn) {
   if (n < min_parallel || n < 2 || std::thread::hardware_concurrency() < 2) {
     fn(0, n);

@@ -1,7 +1,6 @@
 // ParallelFor: splits a loop between the calling thread and one shared helper
 // thread. Used where a single call has enough independent work to pay for a
-// wake-up (~10 µs), such as hashing the blocks of a large append while the
-// calling thread writes them.
+// wake-up (~10 µs), such as hashing the blocks of a large append.
 //
 // Thread safety: any thread may call it; calls are served one at a time by the
 // helper, so concurrent callers may end up doing all of their own work.
@@ -11,10 +10,6 @@
 #include <functional>
 
 namespace shoal {
-
-// Runs `a` on the calling thread and `b` on the helper thread (or after `a`,
-// if the helper is busy or there is one core). Returns when both are done.
-void RunBoth(const std::function<void()>& a, const std::function<void()>& b);
 
 // Calls fn(begin, end) over disjoint ranges that cover [0, n). Returns when
 // every range is done. Runs inline when n < min_parallel.
