@@ -43,21 +43,48 @@ struct Locator {
   uint32_t crc = 0;
 };
 
-Bytes EncodeLocator(const Locator& l) {
-  enc::Encoder e(24);
-  e.Uint(l.offset);
-  e.Uint(l.size);
-  e.Uint32(l.crc);
+// The locators of blocks [16g, 16g + 16) share one key (kLocatorGroup):
+//   uint offset of block 16g, then per block in order: uint size, u32le crc32c.
+// Blocks are contiguous in the file, so offsets follow from the sizes. A group
+// may list blocks past the log's length (left by a truncate); they are ignored.
+struct LocatorGroup {
+  uint64_t base = 0;
+  std::vector<std::pair<uint64_t, uint32_t>> blocks;  // (size, crc)
+};
+
+Bytes EncodeLocatorGroup(const LocatorGroup& g) {
+  enc::Encoder e(8 + 9 * g.blocks.size());
+  e.Uint(g.base);
+  for (const auto& [size, crc] : g.blocks) {
+    e.Uint(size);
+    e.Uint32(crc);
+  }
   return e.Take();
 }
 
-Result<Locator> DecodeLocator(ByteView value, uint64_t index) {
+Result<LocatorGroup> DecodeLocatorGroup(ByteView value, uint64_t group) {
   enc::Decoder d(value);
-  Locator l;
-  l.offset = d.Uint();
-  l.size = d.Uint();
-  l.crc = d.Uint32();
-  if (!d.Finish().ok()) return Status::Corruption("locator of block " + Num(index) + " is unreadable");
+  LocatorGroup g;
+  g.base = d.Uint();
+  while (d.ok() && !d.done() && g.blocks.size() < format::kLocatorGroupBlocks) {
+    uint64_t size = d.Uint();
+    uint32_t crc = d.Uint32();
+    g.blocks.emplace_back(size, crc);
+  }
+  if (!d.Finish().ok()) {
+    return Status::Corruption("locators of blocks from " +
+                              Num(group * format::kLocatorGroupBlocks) + " are unreadable");
+  }
+  return g;
+}
+
+// The locator of slot `slot` of a group.
+Result<Locator> LocatorAt(const LocatorGroup& g, uint64_t slot, uint64_t index) {
+  if (slot >= g.blocks.size()) return Status::Corruption("block " + Num(index) + " has no locator");
+  Locator l{g.base, 0, 0};
+  for (uint64_t j = 0; j < slot; j++) l.offset += g.blocks[j].first;
+  l.size = g.blocks[slot].first;
+  l.crc = g.blocks[slot].second;
   return l;
 }
 
@@ -394,14 +421,8 @@ Result<uint64_t> Log::Append(std::span<const ByteView> blocks) {
   SHOAL_ASSIGN_OR_RETURN(next.signature,
                          verifier_->Sign(next.TreeHash(), next.length, next.fork, *key_pair_));
 
-  storage::WriteBatch wb(48 * stored.size() + 4096);
-  Locator where{state_.byte_length, 0, 0};
-  for (size_t k = 0; k < stored.size(); k++) {
-    where.size = stored[k].size();
-    where.crc = Crc32c(stored[k]);
-    wb.Put(LogKey(id_, format::kLocator, state_.length + k), EncodeLocator(where));
-    where.offset += where.size;
-  }
+  storage::WriteBatch wb(16 * stored.size() + 4096);
+  SHOAL_RETURN_IF_ERROR(PutLocators(wb, stored));
   PutRuns(wb, id_, state_.length, next.length - 1, batch.nodes());
 
   bitfield_.SetRange(state_.length, next.length, true);
@@ -410,6 +431,37 @@ Result<uint64_t> Log::Append(std::span<const ByteView> blocks) {
   PersistBitfieldAndHead(wb);
   SHOAL_RETURN_IF_ERROR(CommitOrReload(wb));
   return state_.length;
+}
+
+// Adds the locators of `stored`, appended at the current length, to `wb`:
+// the group holding the first of them is extended, later groups are new.
+Status Log::PutLocators(storage::WriteBatch& wb, std::span<const ByteView> stored) const {
+  constexpr uint64_t kGroup = format::kLocatorGroupBlocks;
+  uint64_t index = state_.length;
+  LocatorGroup g;
+  g.base = state_.byte_length;
+  if (index % kGroup != 0) {
+    Bytes value;
+    uint64_t group = index / kGroup;
+    SHOAL_RETURN_IF_ERROR(db_->Get(LogKey(id_, format::kLocatorGroup, group), &value)
+                              .WithContext("locators of the last blocks"));
+    SHOAL_ASSIGN_OR_RETURN(g, DecodeLocatorGroup(value, group));
+    if (g.blocks.size() < index % kGroup) return Status::Corruption("locator group is short");
+    g.blocks.resize(index % kGroup);  // entries past the length are stale
+  }
+  for (ByteView block : stored) {
+    g.blocks.emplace_back(block.size(), Crc32c(block));
+    index++;
+    if (index % kGroup == 0) {
+      wb.Put(LogKey(id_, format::kLocatorGroup, index / kGroup - 1), EncodeLocatorGroup(g));
+      for (const auto& b : g.blocks) g.base += b.first;
+      g.blocks.clear();
+    }
+  }
+  if (!g.blocks.empty()) {
+    wb.Put(LogKey(id_, format::kLocatorGroup, index / kGroup), EncodeLocatorGroup(g));
+  }
+  return Status::OK();
 }
 
 Status Log::Truncate(uint64_t length) {
@@ -447,7 +499,11 @@ Status Log::Truncate(uint64_t length) {
     }
   }
   wb.DeleteRange(LogKey(id_, format::kNodeRun, length), LogKey(id_, format::kNodeRun + 1));
-  wb.DeleteRange(LogKey(id_, format::kLocator, length), LogKey(id_, format::kLocator + 1));
+  // Groups wholly past the new length go; the one that straddles it keeps
+  // entries past the length, which are ignored and overwritten.
+  constexpr uint64_t kGroup = format::kLocatorGroupBlocks;
+  wb.DeleteRange(LogKey(id_, format::kLocatorGroup, (length + kGroup - 1) / kGroup),
+                 LogKey(id_, format::kLocatorGroup + 1));
 
   bitfield_.SetRange(length, old_length, false);
   SetContiguous(std::min(contiguous_, length));
@@ -466,15 +522,19 @@ Status Log::Clear(uint64_t start, uint64_t end) {
   // The bytes the cleared blocks take, to give back once the clear commits.
   uint64_t hole_start = UINT64_MAX, hole_end = 0;
   if (file_) {
-    auto it = db_->NewIterator(LogKey(id_, format::kLocator, start),
-                               LogKey(id_, format::kLocator, end));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      SHOAL_ASSIGN_OR_RETURN(Locator l, DecodeLocator(it->value(), GetU64BE(it->key().data() + 10)));
-      hole_start = std::min(hole_start, l.offset);
-      hole_end = std::max(hole_end, l.offset + l.size);
+    // Locators stay (the bitfield says the blocks are gone); only the bytes go.
+    constexpr uint64_t kGroup = format::kLocatorGroupBlocks;
+    for (uint64_t i = start; i < end;) {
+      uint64_t group = i / kGroup;
+      Bytes value;
+      SHOAL_RETURN_IF_ERROR(db_->Get(LogKey(id_, format::kLocatorGroup, group), &value));
+      SHOAL_ASSIGN_OR_RETURN(LocatorGroup g, DecodeLocatorGroup(value, group));
+      for (; i < end && i / kGroup == group; i++) {
+        SHOAL_ASSIGN_OR_RETURN(Locator l, LocatorAt(g, i % kGroup, i));
+        hole_start = std::min(hole_start, l.offset);
+        hole_end = std::max(hole_end, l.offset + l.size);
+      }
     }
-    SHOAL_RETURN_IF_ERROR(it->status());
-    wb.DeleteRange(LogKey(id_, format::kLocator, start), LogKey(id_, format::kLocator, end));
   } else {
     wb.DeleteRange(LogKey(id_, format::kBlock, start), LogKey(id_, format::kBlock, end));
   }
@@ -506,12 +566,14 @@ Result<Bytes> Log::GetStoredLocked(uint64_t index) const {
   }
   Bytes value;
   if (file_) {
-    Status s = db_->Get(LogKey(id_, format::kLocator, index), &value);
+    uint64_t group = index / format::kLocatorGroupBlocks;
+    Status s = db_->Get(LogKey(id_, format::kLocatorGroup, group), &value);
     if (s.IsNotFound()) {
       return Status::Corruption("block " + Num(index) + " has no locator in storage");
     }
     SHOAL_RETURN_IF_ERROR(s);
-    SHOAL_ASSIGN_OR_RETURN(Locator l, DecodeLocator(value, index));
+    SHOAL_ASSIGN_OR_RETURN(LocatorGroup g, DecodeLocatorGroup(value, group));
+    SHOAL_ASSIGN_OR_RETURN(Locator l, LocatorAt(g, index % format::kLocatorGroupBlocks, index));
     Bytes block;
     SHOAL_RETURN_IF_ERROR(file_->Read(l.offset, l.size, &block));
     if (Crc32c(block) != l.crc) {

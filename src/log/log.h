@@ -137,6 +137,7 @@ class Log {
   void SetContiguous(uint64_t value);
   // Adds bitfield pages and the head to `wb` (see invariant 3).
   void PersistBitfieldAndHead(storage::WriteBatch& wb);
+  Status PutLocators(storage::WriteBatch& wb, std::span<const ByteView> stored) const;
   // Writes `wb`; if that fails, reloads the in-memory state from storage.
   Status CommitOrReload(storage::WriteBatch& wb);
 

@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "base/crc32c.h"
+#include "base/encoding.h"
 #include "log/flat_tree.h"
 #include "log/log_format.h"
 #include "log/test_util.h"
@@ -91,12 +92,22 @@ TEST(Corruption, FlippedBlockByteIsReported) {
   FlipInBlocksFile(dir, *log->ByteOffset(6) + 1);
   Bytes tampered = ToBytes("block-6");
   tampered[1] ^= 0x10;
-  Bytes locator;
-  ASSERT_OK(store->db().Get(format::LogKey(1, format::kLocator, 6), &locator));
+  // Blocks 0..15 share locator group 0: uint offset, then (uint size, crc)
+  // per block.
+  Bytes locators;
+  ASSERT_OK(store->db().Get(format::LogKey(1, format::kLocatorGroup, 0), &locators));
+  enc::Decoder d(locators);
+  d.Uint();
+  for (int k = 0; k < 6; k++) {
+    d.Uint();
+    d.Uint32();
+  }
+  d.Uint();
+  size_t crc_at = d.position();
   uint32_t crc = Crc32c(tampered);
-  for (int i = 0; i < 4; i++) locator[locator.size() - 4 + i] = static_cast<uint8_t>(crc >> (8 * i));
+  for (int i = 0; i < 4; i++) locators[crc_at + i] = static_cast<uint8_t>(crc >> (8 * i));
   storage::WriteBatch wb;
-  wb.Put(format::LogKey(1, format::kLocator, 6), locator);
+  wb.Put(format::LogKey(1, format::kLocatorGroup, 0), locators);
   ASSERT_OK(store->db().Write(wb));
   EXPECT_EQ(*log->Get(6), tampered);
   Status audit = log->Audit();

@@ -16,9 +16,10 @@
 //                               is in [first, last], written by one append
 //                               (the writer's logs): uint first, uint count,
 //                               count x (uint index, uint size, hash (32))
-//   [.., 0x06, index (u64be)]   block locator (the writer's logs, whose blocks
-//                               live in the log's blocks file): uint offset,
-//                               uint size, crc32c (u32le) of the stored bytes
+//   [.., 0x06, group (u64be)]   block locators of blocks [16 group, 16 group + 16)
+//                               (the writer's logs, whose blocks live in the
+//                               log's blocks file): uint offset of the first,
+//                               then per block: uint size, crc32c (u32le)
 #pragma once
 
 #include <cstdint>
@@ -40,7 +41,8 @@ constexpr uint8_t kBlock = 0x02;
 constexpr uint8_t kNode = 0x03;
 constexpr uint8_t kBitfield = 0x04;
 constexpr uint8_t kNodeRun = 0x05;
-constexpr uint8_t kLocator = 0x06;
+constexpr uint8_t kLocatorGroup = 0x06;
+constexpr uint64_t kLocatorGroupBlocks = 16;
 
 // Blocks covered by one node run at most: about 2,048 nodes, under 100 KB.
 constexpr uint64_t kMaxRunBlocks = 1024;
