@@ -21,7 +21,19 @@ Status Errno(const std::string& what, const std::string& path) {
 }  // namespace
 
 Result<std::unique_ptr<BlockFile>> BlockFile::Open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return Errno("creating", path);
+    // Make the new name itself durable, or a power loss could lose the file
+    // while the database that refers to it survives.
+    std::string dir = path.substr(0, path.find_last_of('/'));
+    int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+  }
   if (fd < 0) return Errno("opening", path);
   return std::unique_ptr<BlockFile>(new BlockFile(fd, path));
 }

@@ -319,18 +319,18 @@ Status Log::Load() {
   SHOAL_RETURN_IF_ERROR(LoadRoots(state_.length, &state_.roots));
   state_.byte_length = 0;
   for (const Node& r : state_.roots) state_.byte_length += r.size;
-  if (file_) {
-    // Bytes past the committed length are an append that never committed.
-    SHOAL_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
-    if (size > state_.byte_length) SHOAL_RETURN_IF_ERROR(file_->Truncate(state_.byte_length));
-  }
-
   if (state_.length > 0) {
     if (!verifier_) return Status::Corruption("log has blocks but no manifest");
     if (!verifier_->Verify(state_.TreeHash(), state_.length, state_.fork, state_.signature)) {
       return Status::Corruption("signature does not match the stored tree at length " +
                                 Num(state_.length));
     }
+  }
+  if (file_) {
+    // Bytes past the committed (and now verified) length are an append that
+    // never committed.
+    SHOAL_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
+    if (size > state_.byte_length) SHOAL_RETURN_IF_ERROR(file_->Truncate(state_.byte_length));
   }
 
   auto it = db_->NewIterator(LogKey(id_, format::kBitfield, 0),
@@ -397,7 +397,7 @@ Result<uint64_t> Log::Append(ByteView block) {
 
 Result<uint64_t> Log::Append(std::span<const ByteView> blocks) {
   std::lock_guard lock(mu_);
-  if (!key_pair_ || !verifier_) return Status::ReadOnly("this node cannot sign the log");
+  if (!key_pair_ || !verifier_ || !file_) return Status::ReadOnly("this node cannot sign the log");
   if (blocks.empty()) return state_.length;
 
   std::vector<Bytes> encrypted;
@@ -466,7 +466,7 @@ Status Log::PutLocators(storage::WriteBatch& wb, std::span<const ByteView> store
 
 Status Log::Truncate(uint64_t length) {
   std::lock_guard lock(mu_);
-  if (!key_pair_ || !verifier_) return Status::ReadOnly("this node cannot sign the log");
+  if (!key_pair_ || !verifier_ || !file_) return Status::ReadOnly("this node cannot sign the log");
   if (length > state_.length) {
     return Status::InvalidArgument("cannot truncate to " + Num(length) + ", the log has " +
                                    Num(state_.length) + " blocks");
@@ -515,42 +515,34 @@ Status Log::Truncate(uint64_t length) {
 }
 
 Status Log::Clear(uint64_t start, uint64_t end) {
-  std::lock_guard lock(mu_);
-  end = std::min(end, state_.length);
-  if (start >= end) return Status::OK();
-  storage::WriteBatch wb;
-  // The bytes the cleared blocks take, to give back once the clear commits.
-  uint64_t hole_start = UINT64_MAX, hole_end = 0;
-  if (file_) {
-    // Locators stay (the bitfield says the blocks are gone); only the bytes go.
-    constexpr uint64_t kGroup = format::kLocatorGroupBlocks;
-    for (uint64_t i = start; i < end;) {
-      uint64_t group = i / kGroup;
-      Bytes value;
-      SHOAL_RETURN_IF_ERROR(db_->Get(LogKey(id_, format::kLocatorGroup, group), &value));
-      SHOAL_ASSIGN_OR_RETURN(LocatorGroup g, DecodeLocatorGroup(value, group));
-      for (; i < end && i / kGroup == group; i++) {
-        SHOAL_ASSIGN_OR_RETURN(Locator l, LocatorAt(g, i % kGroup, i));
-        hole_start = std::min(hole_start, l.offset);
-        hole_end = std::max(hole_end, l.offset + l.size);
-      }
+  {
+    std::lock_guard lock(mu_);
+    end = std::min(end, state_.length);
+    if (start >= end) return Status::OK();
+    storage::WriteBatch wb;
+    if (!file_) {
+      wb.DeleteRange(LogKey(id_, format::kBlock, start), LogKey(id_, format::kBlock, end));
     }
-  } else {
-    wb.DeleteRange(LogKey(id_, format::kBlock, start), LogKey(id_, format::kBlock, end));
+    // A writer's locators stay (the bitfield says the blocks are gone); only
+    // their bytes go, and the signed tree says which bytes those are.
+    uint64_t hole_start = 0, hole_end = 0;
+    if (file_) {
+      SHOAL_ASSIGN_OR_RETURN(hole_start, log::ByteOffset(state_, *reader_, 2 * start));
+      SHOAL_ASSIGN_OR_RETURN(hole_end, log::ByteOffset(state_, *reader_, 2 * end));
+    }
+    bitfield_.SetRange(start, end, false);
+    SetContiguous(std::min(contiguous_, start));
+    PersistBitfieldAndHead(wb);
+    SHOAL_RETURN_IF_ERROR(CommitOrReload(wb));
+    if (file_) {
+      // Under the lock: an append after a truncate could reuse these bytes.
+      return file_->PunchHole(hole_start, hole_end - hole_start)
+          .WithContext("blocks cleared, but their space was not reclaimed yet");
+    }
   }
-  bitfield_.SetRange(start, end, false);
-  SetContiguous(std::min(contiguous_, start));
-  PersistBitfieldAndHead(wb);
-  SHOAL_RETURN_IF_ERROR(CommitOrReload(wb));
-
-  Status s;
-  if (file_) {
-    if (hole_end > hole_start) s = file_->PunchHole(hole_start, hole_end - hole_start);
-  } else {
-    // Deleted keys keep their space until compaction rewrites their tables.
-    s = db_->CompactRange(LogKey(id_, format::kBlock, start), LogKey(id_, format::kBlock, end));
-  }
-  return s.WithContext("blocks cleared, but their space was not reclaimed yet");
+  // Deleted keys keep their space until compaction rewrites their tables.
+  return db_->CompactRange(LogKey(id_, format::kBlock, start), LogKey(id_, format::kBlock, end))
+      .WithContext("blocks cleared, but their space was not reclaimed yet");
 }
 
 // ---- reading ----
@@ -574,6 +566,9 @@ Result<Bytes> Log::GetStoredLocked(uint64_t index) const {
     SHOAL_RETURN_IF_ERROR(s);
     SHOAL_ASSIGN_OR_RETURN(LocatorGroup g, DecodeLocatorGroup(value, group));
     SHOAL_ASSIGN_OR_RETURN(Locator l, LocatorAt(g, index % format::kLocatorGroupBlocks, index));
+    if (l.offset > state_.byte_length || l.size > state_.byte_length - l.offset) {
+      return Status::Corruption("locator of block " + Num(index) + " points past the log");
+    }
     Bytes block;
     SHOAL_RETURN_IF_ERROR(file_->Read(l.offset, l.size, &block));
     if (Crc32c(block) != l.crc) {

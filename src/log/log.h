@@ -7,9 +7,10 @@
 //
 // Durability: Append, Truncate, Clear and ApplyProof return only after the
 // write batch that carries their new head is committed to the database's
-// write-ahead log (a large append writes its blocks in a batch before it). That
-// survives the process being killed at any moment. It survives a power loss
-// only with LogOptions::sync (or StoreOptions::sync), which fsyncs each batch.
+// write-ahead log; an append writes its blocks to the log's blocks file just
+// before. That survives the process being killed at any moment. It survives a
+// power loss only with LogOptions::sync (or StoreOptions::sync), which
+// fdatasyncs the blocks file and the write-ahead log on every write.
 //
 // Invariants:
 //  1. state_ satisfies the TreeState invariants (merkle.h) and its signature

@@ -122,6 +122,23 @@ TEST(Corruption, FlippedBlockByteIsReported) {
   EXPECT_TRUE(log->Get(15).status().IsCorruption());
 }
 
+TEST(Corruption, LocatorPointingPastTheLogIsReported) {
+  TempDir dir;
+  auto store = DiskStore(dir);
+  auto log = FilledLog(*store, 20);  // locator groups 0 (blocks 0-15) and 1
+  // Group 0 rewritten to claim a 2^50-byte block 0.
+  enc::Encoder e;
+  e.Uint(0);
+  e.Uint(uint64_t{1} << 50);
+  e.Uint32(0);
+  storage::WriteBatch wb;
+  wb.Put(format::LogKey(1, format::kLocatorGroup, 0), e.bytes());
+  ASSERT_OK(store->db().Write(wb));
+  EXPECT_TRUE(log->Get(0).status().IsCorruption());
+  EXPECT_TRUE(log->Get(3).status().IsCorruption());  // no locator left for it
+  EXPECT_EQ(AsString(*log->Get(17)), "block-17");     // another group is untouched
+}
+
 TEST(Corruption, FlippedTreeNodeIsReported) {
   TempDir dir;
   auto store = DiskStore(dir);

@@ -91,8 +91,8 @@ TEST(LogModel, RandomOperationsMatchModel) {
     int op = rng() % 100;
     if (op < 60) {
       // Append 1..40 blocks of random size (including empty blocks).
-      // One append in ten is large enough (> 32 KiB) to take the path that
-      // writes blocks and head in two batches.
+      // One append in ten is large (> 32 KiB: hashed on two threads, and
+      // spanning several locator groups).
       bool big = rng() % 10 == 0;
       int n = big ? 20 + rng() % 20 : 1 + rng() % (rng() % 4 == 0 ? 40 : 3);
       std::vector<std::string> blocks;

@@ -35,7 +35,8 @@ struct StoreOptions {
   std::optional<crypto::Seed> seed;
   // fsync every write (survives power loss, costs a disk flush per write).
   bool sync = false;
-  // Keep everything in memory (tests).
+  // Keep the database in memory and blocks files in a temporary directory
+  // removed with the store (tests).
   bool in_memory = false;
   size_t cache_bytes = 64 << 20;
 };
