@@ -27,11 +27,15 @@ Result<std::unique_ptr<BlockFile>> BlockFile::Open(const std::string& path) {
     if (fd < 0) return Errno("creating", path);
     // Make the new name itself durable, or a power loss could lose the file
     // while the database that refers to it survives.
-    std::string dir = path.substr(0, path.find_last_of('/'));
-    int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
+    size_t slash = path.find_last_of('/');
+    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    bool synced = dfd >= 0 && ::fsync(dfd) == 0;
+    if (dfd >= 0) ::close(dfd);
+    if (!synced) {
+      Status s = Errno("syncing the directory of", path);
+      ::close(fd);
+      return s;
     }
   }
   if (fd < 0) return Errno("opening", path);

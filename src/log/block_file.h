@@ -1,8 +1,9 @@
 // BlockFile: the bytes of a writer's blocks, concatenated in block order in one
 // file per log, so appending a block costs one write into the page cache
 // instead of a trip through the database's log, memtable and compactions.
-// Block i starts at the log's byte offset of block i (stored sizes), which the
-// database records with the block (docs/formats/log.md).
+// Block i starts at the log's byte offset of block i (stored sizes); the
+// database keeps each block's offset, size and checksum in locator groups
+// (docs/formats/log.md).
 //
 // Bytes past the log's committed byte length are leftovers of an append that
 // did not commit; the owner cuts them off when it opens the file.

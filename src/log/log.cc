@@ -397,7 +397,8 @@ Result<uint64_t> Log::Append(ByteView block) {
 
 Result<uint64_t> Log::Append(std::span<const ByteView> blocks) {
   std::lock_guard lock(mu_);
-  if (!key_pair_ || !verifier_ || !file_) return Status::ReadOnly("this node cannot sign the log");
+  if (!key_pair_ || !verifier_) return Status::ReadOnly("this node cannot sign the log");
+  if (!file_) return Status::Corruption("the log's writer layout is missing");
   if (blocks.empty()) return state_.length;
 
   std::vector<Bytes> encrypted;
@@ -443,10 +444,13 @@ Status Log::PutLocators(storage::WriteBatch& wb, std::span<const ByteView> store
   if (index % kGroup != 0) {
     Bytes value;
     uint64_t group = index / kGroup;
-    SHOAL_RETURN_IF_ERROR(db_->Get(LogKey(id_, format::kLocatorGroup, group), &value)
-                              .WithContext("locators of the last blocks"));
+    Status s = db_->Get(LogKey(id_, format::kLocatorGroup, group), &value);
+    if (s.IsNotFound()) s = Status::Corruption("the locators of the last blocks are missing");
+    SHOAL_RETURN_IF_ERROR(s);
     SHOAL_ASSIGN_OR_RETURN(g, DecodeLocatorGroup(value, group));
-    if (g.blocks.size() < index % kGroup) return Status::Corruption("locator group is short");
+    if (g.blocks.size() < index % kGroup) {
+      return Status::Corruption("locator group " + Num(group) + " lacks blocks of the log");
+    }
     g.blocks.resize(index % kGroup);  // entries past the length are stale
   }
   for (ByteView block : stored) {
@@ -466,7 +470,8 @@ Status Log::PutLocators(storage::WriteBatch& wb, std::span<const ByteView> store
 
 Status Log::Truncate(uint64_t length) {
   std::lock_guard lock(mu_);
-  if (!key_pair_ || !verifier_ || !file_) return Status::ReadOnly("this node cannot sign the log");
+  if (!key_pair_ || !verifier_) return Status::ReadOnly("this node cannot sign the log");
+  if (!file_) return Status::Corruption("the log's writer layout is missing");
   if (length > state_.length) {
     return Status::InvalidArgument("cannot truncate to " + Num(length) + ", the log has " +
                                    Num(state_.length) + " blocks");

@@ -10,7 +10,8 @@
 // write-ahead log; an append writes its blocks to the log's blocks file just
 // before. That survives the process being killed at any moment. It survives a
 // power loss only with LogOptions::sync (or StoreOptions::sync), which
-// fdatasyncs the blocks file and the write-ahead log on every write.
+// fdatasyncs an append's blocks and every write-ahead log record (a clear's
+// hole punch and a truncate's file cut are not synced; they only free space).
 //
 // Invariants:
 //  1. state_ satisfies the TreeState invariants (merkle.h) and its signature
@@ -51,7 +52,7 @@ class WriteBatch;
 namespace shoal::log {
 
 struct LogOptions {
-  // fsync the write-ahead log on every write of this log.
+  // fdatasync the blocks file and the write-ahead log on every write.
   bool sync = false;
   // Encrypt blocks with Hypercore's default block encryption.
   std::optional<FixedBytes<32>> encryption_key;

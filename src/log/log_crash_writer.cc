@@ -2,7 +2,7 @@
 // 20 s), writing each acknowledged length as a line to stdout. Block i holds
 // CrashBlock(i), so a reader can check every byte after a crash. Single
 // appends alternate with batches of 1 to 16 blocks and with batches of 40
-// blocks of 1.5 KiB (60 KiB per append, hashed on two threads).
+// blocks of 1,500 bytes (60,000 bytes per append, hashed on two threads).
 #include <unistd.h>
 
 #include <chrono>

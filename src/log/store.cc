@@ -1,6 +1,8 @@
 #include "log/store.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -31,7 +33,14 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
   } else {
     store->blocks_dir_ = path + "/blocks";
     std::error_code ec;
-    std::filesystem::create_directories(store->blocks_dir_, ec);
+    if (std::filesystem::create_directories(store->blocks_dir_, ec)) {
+      // Make the new directory's name durable in the store directory.
+      int dfd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dfd >= 0) {
+        ::fsync(dfd);
+        ::close(dfd);
+      }
+    }
     if (ec) return Status::IOError("creating " + store->blocks_dir_ + ": " + ec.message());
   }
 
