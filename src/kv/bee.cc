@@ -1,0 +1,525 @@
+#include "kv/bee.h"
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+
+namespace shoal::kv {
+namespace {
+
+// Hyperbee's B-tree shape (hyperbee/index.js): T = 5.
+constexpr size_t kMinKeys = 4;
+constexpr size_t kMaxChildren = 9;
+// Far deeper than any tree of 2^53 keys; a deeper walk means a corrupt index.
+constexpr int kMaxDepth = 64;
+constexpr size_t kMaxCachedBlocks = 1 << 14;
+
+int Compare(ByteView a, ByteView b) {
+  size_t n = std::min(a.size(), b.size());
+  int c = n ? std::memcmp(a.data(), b.data(), n) : 0;
+  if (c != 0) return c < 0 ? -1 : 1;
+  return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
+}
+
+struct TreeNode;
+
+struct ChildRef {
+  uint64_t seq = 0;
+  uint64_t offset = 0;
+  std::shared_ptr<TreeNode> value;  // loaded or built in memory
+};
+
+// One B-tree node, as loaded from level `offset` of block `block` or built by
+// an operation in progress (block 0 then).
+struct TreeNode {
+  uint64_t block = 0;
+  uint64_t offset = 0;
+  std::vector<uint64_t> keys;  // seqs of the blocks holding the keys
+  std::vector<ChildRef> children;
+  bool changed = false;
+};
+
+using NodePtr = std::shared_ptr<TreeNode>;
+
+NodePtr NewNode() {
+  auto n = std::make_shared<TreeNode>();
+  n->changed = true;
+  return n;
+}
+
+}  // namespace
+
+struct Bee::Impl {
+  std::shared_ptr<log::Log> log;
+  std::mutex mu;
+  uint64_t cache_fork = 0;
+  std::unordered_map<uint64_t, std::shared_ptr<const NodeBlock>> cache;
+
+  Result<std::shared_ptr<const NodeBlock>> Block(uint64_t seq) {
+    if (seq == 0) return Status::Corruption("a hyperbee index points at the header");
+    if (log->fork() != cache_fork) {
+      cache.clear();
+      cache_fork = log->fork();
+    }
+    auto it = cache.find(seq);
+    if (it != cache.end()) return it->second;
+    SHOAL_ASSIGN_OR_RETURN(Bytes raw, log->Get(seq));
+    auto decoded = DecodeNode(raw);
+    if (!decoded.ok()) return decoded.status().WithContext("block " + std::to_string(seq));
+    if (cache.size() >= kMaxCachedBlocks) cache.clear();
+    auto block = std::make_shared<const NodeBlock>(std::move(*decoded));
+    cache.emplace(seq, block);
+    return block;
+  }
+
+  // The key of the block being built, which is not in the log yet.
+  uint64_t pending_seq = 0;
+  Bytes pending_key;
+
+  Result<Bytes> Key(uint64_t seq) {
+    if (seq == pending_seq && seq != 0) return pending_key;
+    SHOAL_ASSIGN_OR_RETURN(auto b, Block(seq));
+    return b->key;
+  }
+
+  // The node at level `offset` of block `seq`. Pointers must lead back in the
+  // log (or forward within the block), so a corrupt index cannot loop.
+  Result<NodePtr> NodeAt(uint64_t seq, uint64_t offset) {
+    SHOAL_ASSIGN_OR_RETURN(auto b, Block(seq));
+    if (offset >= b->index.size()) {
+      return Status::Corruption("block " + std::to_string(seq) + " has no index level " +
+                                std::to_string(offset));
+    }
+    const Level& level = b->index[offset];
+    auto n = std::make_shared<TreeNode>();
+    n->block = seq;
+    n->offset = offset;
+    for (uint64_t k : level.keys) {
+      if (k == 0 || k > seq) return Status::Corruption("index key points outside the log");
+      n->keys.push_back(k);
+    }
+    for (size_t i = 0; i + 1 < level.children.size(); i += 2) {
+      uint64_t cs = level.children[i], co = level.children[i + 1];
+      if (cs == 0 || cs > seq || (cs == seq && co <= offset)) {
+        return Status::Corruption("index child points outside the log or back on itself");
+      }
+      n->children.push_back(ChildRef{cs, co, nullptr});
+    }
+    if (!n->children.empty() && n->children.size() != n->keys.size() + 1) {
+      return Status::Corruption("index node has the wrong number of children");
+    }
+    return n;
+  }
+
+  Result<NodePtr> Child(TreeNode& n, size_t i) {
+    if (i >= n.children.size()) return Status::Corruption("index child out of range");
+    ChildRef& c = n.children[i];
+    if (!c.value) {
+      SHOAL_ASSIGN_OR_RETURN(c.value, NodeAt(c.seq, c.offset));
+    }
+    return c.value;
+  }
+
+  // The root of the database at `version`, or null when it is empty.
+  Result<NodePtr> Root(uint64_t version) {
+    if (version < 2) return NodePtr();
+    return NodeAt(version - 1, 0);
+  }
+
+  Status EnsureHeader() {
+    if (log->length() == 0 && log->writable()) {
+      SHOAL_RETURN_IF_ERROR(log->Append(EncodeHeader()).status());
+    } else if (log->length() > 0) {
+      auto header = log->Get(0);
+      if (header.ok()) SHOAL_RETURN_IF_ERROR(DecodeHeader(*header));
+    }
+    return Status::OK();
+  }
+
+  // Binary search of `key` among a node's keys: the index, and the last
+  // comparison (0 on a hit), as hyperbee does.
+  Result<std::pair<size_t, int>> Search(TreeNode& n, ByteView key) {
+    size_t s = 0, e = n.keys.size();
+    int c = 0;
+    while (s < e) {
+      size_t mid = (s + e) >> 1;
+      SHOAL_ASSIGN_OR_RETURN(Bytes k, Key(n.keys[mid]));
+      c = Compare(key, k);
+      if (c == 0) return std::make_pair(mid, 0);
+      if (c < 0) e = mid;
+      else s = mid + 1;
+    }
+    return std::make_pair(c < 0 ? e : s, c == 0 ? 2 : c);  // 2: not found, no comparison
+  }
+
+  // hyperbee TreeNode.insertKey: false when the node overflows.
+  Result<bool> InsertKey(TreeNode& n, uint64_t key_seq, ByteView key, ByteView value,
+                         NodePtr child) {
+    SHOAL_ASSIGN_OR_RETURN(auto found, Search(n, key));
+    if (found.second == 0) {
+      SHOAL_ASSIGN_OR_RETURN(auto prev, Block(n.keys[found.first]));
+      if (prev->value && Equal(*prev->value, value)) return true;
+      n.changed = true;
+      n.keys[found.first] = key_seq;
+      return true;
+    }
+    size_t i = found.first;
+    n.keys.insert(n.keys.begin() + i, key_seq);
+    if (child) n.children.insert(n.children.begin() + i + 1, ChildRef{0, 0, child});
+    n.changed = true;
+    return n.keys.size() < kMaxChildren;
+  }
+
+  // hyperbee TreeNode.split: the left half stays in `n`.
+  std::pair<uint64_t, NodePtr> Split(TreeNode& n) {
+    size_t len = n.keys.size() >> 1;
+    NodePtr right = NewNode();
+    right->keys.assign(n.keys.end() - len, n.keys.end());
+    n.keys.resize(n.keys.size() - len);
+    uint64_t median = n.keys.back();
+    n.keys.pop_back();
+    if (!n.children.empty()) {
+      right->children.assign(n.children.end() - (len + 1), n.children.end());
+      n.children.resize(n.children.size() - (len + 1));
+    }
+    n.changed = true;
+    return {median, right};
+  }
+
+  // Writes the block: the key, the value and every changed node, root first,
+  // children after their parent (hyperbee indexChanges + deflate).
+  Status AppendBlock(NodePtr root, uint64_t seq, ByteView key, const std::optional<Bytes>& value) {
+    std::vector<TreeNode*> order;
+    std::function<uint64_t(TreeNode*)> index_changes = [&](TreeNode* n) -> uint64_t {
+      uint64_t offset = order.size();
+      order.push_back(n);
+      n->changed = false;
+      for (ChildRef& c : n->children) {
+        if (!c.value || !c.value->changed) continue;
+        c.seq = seq;
+        c.offset = index_changes(c.value.get());
+      }
+      return offset;
+    };
+    index_changes(root.get());
+    NodeBlock block;
+    block.key.assign(key.begin(), key.end());
+    block.value = value;
+    for (TreeNode* n : order) {
+      Level level;
+      level.keys = n->keys;
+      for (const ChildRef& c : n->children) {
+        level.children.push_back(c.seq);
+        level.children.push_back(c.offset);
+      }
+      block.index.push_back(std::move(level));
+    }
+    Bytes encoded = EncodeNode(block);
+    SHOAL_ASSIGN_OR_RETURN(uint64_t length, log->Append(encoded));
+    if (length != seq + 1) return Status::Corruption("the log grew under the database");
+    return Status::OK();
+  }
+
+  Status Put(ByteView key, ByteView value) {
+    Status s = PutLocked(key, value);
+    pending_seq = 0;
+    return s;
+  }
+
+  Status PutLocked(ByteView key, ByteView value) {
+    SHOAL_RETURN_IF_ERROR(EnsureHeader());
+    if (!log->writable()) return Status::ReadOnly("this node cannot write the database");
+    const uint64_t seq = log->length();
+    pending_seq = seq;
+    pending_key.assign(key.begin(), key.end());
+    SHOAL_ASSIGN_OR_RETURN(NodePtr root, Root(seq));
+    if (!root) root = NewNode();
+    std::vector<NodePtr> stack;
+    NodePtr node = root;
+    for (int depth = 0; !node->children.empty(); depth++) {
+      if (depth > kMaxDepth) return Status::Corruption("hyperbee tree is too deep");
+      stack.push_back(node);
+      node->changed = true;
+      SHOAL_ASSIGN_OR_RETURN(auto found, Search(*node, key));
+      if (found.second == 0) {
+        SHOAL_ASSIGN_OR_RETURN(auto prev, Block(node->keys[found.first]));
+        if (prev->value && Equal(*prev->value, value)) return Status::OK();
+        node->keys[found.first] = seq;
+        return AppendBlock(root, seq, key, Bytes(value.begin(), value.end()));
+      }
+      SHOAL_ASSIGN_OR_RETURN(node, Child(*node, found.first));
+    }
+    SHOAL_ASSIGN_OR_RETURN(bool fits, InsertKey(*node, seq, key, value, nullptr));
+    if (!node->changed) return Status::OK();
+    bool needs_split = !fits;
+    while (needs_split) {
+      NodePtr parent;
+      if (!stack.empty()) {
+        parent = stack.back();
+        stack.pop_back();
+      }
+      auto [median, right] = Split(*node);
+      if (parent) {
+        SHOAL_ASSIGN_OR_RETURN(Bytes median_key, Key(median));
+        SHOAL_ASSIGN_OR_RETURN(fits, InsertKey(*parent, median, median_key, value, right));
+        needs_split = !fits;
+        node = parent;
+      } else {
+        root = NewNode();
+        root->keys.push_back(median);
+        root->children.push_back(ChildRef{0, 0, node});
+        root->children.push_back(ChildRef{0, 0, right});
+        needs_split = false;
+      }
+    }
+    return AppendBlock(root, seq, key, Bytes(value.begin(), value.end()));
+  }
+
+  Result<size_t> LeafSize(NodePtr n, bool go_left) {
+    for (int depth = 0; !n->children.empty(); depth++) {
+      if (depth > kMaxDepth) return Status::Corruption("hyperbee tree is too deep");
+      SHOAL_ASSIGN_OR_RETURN(n, Child(*n, go_left ? 0 : n->children.size() - 1));
+    }
+    return n->keys.size();
+  }
+
+  Status SetKeyToNearestLeaf(TreeNode& n, size_t index, std::vector<NodePtr>& stack) {
+    SHOAL_ASSIGN_OR_RETURN(NodePtr left, Child(n, index));
+    SHOAL_ASSIGN_OR_RETURN(NodePtr right, Child(n, index + 1));
+    SHOAL_ASSIGN_OR_RETURN(size_t ls, LeafSize(left, false));
+    SHOAL_ASSIGN_OR_RETURN(size_t rs, LeafSize(right, true));
+    if (ls < rs) {
+      stack.push_back(right);
+      while (!right->children.empty()) {
+        right = right->children[0].value;
+        stack.push_back(right);
+      }
+      n.keys[index] = right->keys.front();
+      right->keys.erase(right->keys.begin());
+    } else {
+      stack.push_back(left);
+      while (!left->children.empty()) {
+        left = left->children.back().value;
+        stack.push_back(left);
+      }
+      n.keys[index] = left->keys.back();
+      left->keys.pop_back();
+    }
+    return Status::OK();
+  }
+
+  static void RemoveKey(TreeNode& n, size_t index) {
+    n.keys.erase(n.keys.begin() + index);
+    if (!n.children.empty()) n.children.erase(n.children.begin() + index + 1);
+    n.changed = true;
+  }
+
+  Result<NodePtr> Rebalance(std::vector<NodePtr>& stack) {
+    NodePtr root = stack.front();
+    while (stack.size() > 1) {
+      NodePtr node = stack.back();
+      stack.pop_back();
+      NodePtr parent = stack.back();
+      if (node->keys.size() >= kMinKeys) return root;
+
+      size_t index = 0;
+      while (index < parent->children.size() && parent->children[index].value != node) index++;
+      if (index == parent->children.size()) return Status::Corruption("bad parent in rebalance");
+      NodePtr left, right;
+      if (index > 0) {
+        SHOAL_ASSIGN_OR_RETURN(left, Child(*parent, index - 1));
+      }
+      if (index + 1 < parent->children.size()) {
+        SHOAL_ASSIGN_OR_RETURN(right, Child(*parent, index + 1));
+      }
+
+      if (left && left->keys.size() > kMinKeys) {  // borrow from the left
+        left->changed = true;
+        node->keys.insert(node->keys.begin(), parent->keys[index - 1]);
+        if (!left->children.empty()) {
+          node->children.insert(node->children.begin(), left->children.back());
+          left->children.pop_back();
+        }
+        parent->keys[index - 1] = left->keys.back();
+        left->keys.pop_back();
+        return root;
+      }
+      if (right && right->keys.size() > kMinKeys) {  // borrow from the right
+        right->changed = true;
+        node->keys.push_back(parent->keys[index]);
+        if (!right->children.empty()) {
+          node->children.push_back(right->children.front());
+          right->children.erase(right->children.begin());
+        }
+        parent->keys[index] = right->keys.front();
+        right->keys.erase(right->keys.begin());
+        return root;
+      }
+      // Merge with a sibling.
+      if (left) {
+        index--;
+        right = node;
+      } else {
+        left = node;
+      }
+      left->changed = true;
+      left->keys.push_back(parent->keys[index]);
+      left->keys.insert(left->keys.end(), right->keys.begin(), right->keys.end());
+      left->children.insert(left->children.end(), right->children.begin(), right->children.end());
+      RemoveKey(*parent, index);
+    }
+    if (root->keys.empty() && !root->children.empty()) return Child(*root, 0);
+    return root;
+  }
+
+  Status Del(ByteView key) {
+    SHOAL_RETURN_IF_ERROR(EnsureHeader());
+    if (!log->writable()) return Status::ReadOnly("this node cannot write the database");
+    const uint64_t seq = log->length();
+    SHOAL_ASSIGN_OR_RETURN(NodePtr node, Root(seq));
+    if (!node) return Status::OK();
+    std::vector<NodePtr> stack;
+    for (int depth = 0;; depth++) {
+      if (depth > kMaxDepth) return Status::Corruption("hyperbee tree is too deep");
+      stack.push_back(node);
+      SHOAL_ASSIGN_OR_RETURN(auto found, Search(*node, key));
+      if (found.second == 0) {
+        if (!node->children.empty()) {
+          SHOAL_RETURN_IF_ERROR(SetKeyToNearestLeaf(*node, found.first, stack));
+        } else {
+          RemoveKey(*node, found.first);
+        }
+        for (auto& n : stack) n->changed = true;
+        SHOAL_ASSIGN_OR_RETURN(NodePtr root, Rebalance(stack));
+        return AppendBlock(root, seq, key, std::nullopt);
+      }
+      if (node->children.empty()) return Status::OK();
+      SHOAL_ASSIGN_OR_RETURN(node, Child(*node, found.first));
+    }
+  }
+
+  // Whether block `seq` deletes its key: no value, and its index does not
+  // list the block itself (hyperbee BlockEntry.isDeletion).
+  static bool IsDeletion(const NodeBlock& b, uint64_t seq) {
+    if (b.value) return false;
+    for (const Level& l : b.index) {
+      for (uint64_t k : l.keys) {
+        if (k == seq) return false;
+      }
+    }
+    return true;
+  }
+
+  Result<std::optional<Entry>> EntryOf(uint64_t seq) {
+    SHOAL_ASSIGN_OR_RETURN(auto b, Block(seq));
+    Entry e;
+    e.seq = seq;
+    e.key = b->key;
+    if (b->value) e.value = *b->value;
+    return std::optional<Entry>(std::move(e));
+  }
+
+  Result<std::optional<Entry>> Get(ByteView key, uint64_t version) {
+    SHOAL_ASSIGN_OR_RETURN(NodePtr node, Root(version));
+    for (int depth = 0; node; depth++) {
+      if (depth > kMaxDepth) return Status::Corruption("hyperbee tree is too deep");
+      SHOAL_ASSIGN_OR_RETURN(auto block, Block(node->block));
+      if (Equal(block->key, key)) {
+        if (IsDeletion(*block, node->block)) return std::optional<Entry>();
+        return EntryOf(node->block);
+      }
+      SHOAL_ASSIGN_OR_RETURN(auto found, Search(*node, key));
+      if (found.second == 0) return EntryOf(node->keys[found.first]);
+      if (node->children.empty()) break;
+      SHOAL_ASSIGN_OR_RETURN(node, Child(*node, found.first));
+    }
+    return std::optional<Entry>();
+  }
+
+  bool AboveLower(ByteView k, const Range& r) {
+    if (r.gt && Compare(k, *r.gt) <= 0) return false;
+    if (r.gte && Compare(k, *r.gte) < 0) return false;
+    return true;
+  }
+  bool BelowUpper(ByteView k, const Range& r) {
+    if (r.lt && Compare(k, *r.lt) >= 0) return false;
+    if (r.lte && Compare(k, *r.lte) > 0) return false;
+    return true;
+  }
+
+  // In-order walk that skips subtrees wholly outside the range.
+  Status Walk(NodePtr n, const Range& r, std::vector<Entry>& out, int depth) {
+    if (depth > kMaxDepth) return Status::Corruption("hyperbee tree is too deep");
+    const size_t count = n->keys.size();
+    std::vector<Bytes> keys(count);
+    for (size_t i = 0; i < count; i++) {
+      SHOAL_ASSIGN_OR_RETURN(keys[i], Key(n->keys[i]));
+    }
+    auto visit_child = [&](size_t i) -> Status {
+      if (n->children.empty() || out.size() >= r.limit) return Status::OK();
+      // Child i holds the keys between keys[i - 1] and keys[i].
+      if (i < count && !AboveLower(keys[i], r)) return Status::OK();
+      if (i > 0 && !BelowUpper(keys[i - 1], r)) return Status::OK();
+      SHOAL_ASSIGN_OR_RETURN(NodePtr child, Child(*n, i));
+      return Walk(child, r, out, depth + 1);
+    };
+    auto visit_key = [&](size_t i) -> Status {
+      if (out.size() >= r.limit) return Status::OK();
+      if (!AboveLower(keys[i], r) || !BelowUpper(keys[i], r)) return Status::OK();
+      SHOAL_ASSIGN_OR_RETURN(auto e, EntryOf(n->keys[i]));
+      out.push_back(std::move(*e));
+      return Status::OK();
+    };
+    if (!r.reverse) {
+      for (size_t i = 0; i < count; i++) {
+        SHOAL_RETURN_IF_ERROR(visit_child(i));
+        SHOAL_RETURN_IF_ERROR(visit_key(i));
+      }
+      return visit_child(count);
+    }
+    SHOAL_RETURN_IF_ERROR(visit_child(count));
+    for (size_t i = count; i-- > 0;) {
+      SHOAL_RETURN_IF_ERROR(visit_key(i));
+      SHOAL_RETURN_IF_ERROR(visit_child(i));
+    }
+    return Status::OK();
+  }
+};
+
+Bee::Bee(std::shared_ptr<log::Log> log) : impl_(std::make_unique<Impl>()) {
+  impl_->log = std::move(log);
+}
+Bee::~Bee() = default;
+
+uint64_t Bee::version() const { return impl_->log->length(); }
+
+Result<std::optional<Entry>> Bee::Get(ByteView key, std::optional<uint64_t> version) {
+  std::lock_guard lock(impl_->mu);
+  uint64_t v = version.value_or(impl_->log->length());
+  if (v > impl_->log->length()) return Status::InvalidArgument("version is past the log");
+  return impl_->Get(key, v);
+}
+
+Status Bee::Put(ByteView key, ByteView value) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->Put(key, value);
+}
+
+Status Bee::Del(ByteView key) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->Del(key);
+}
+
+Result<std::vector<Entry>> Bee::List(const Range& range, std::optional<uint64_t> version) {
+  std::lock_guard lock(impl_->mu);
+  uint64_t v = version.value_or(impl_->log->length());
+  if (v > impl_->log->length()) return Status::InvalidArgument("version is past the log");
+  SHOAL_ASSIGN_OR_RETURN(NodePtr root, impl_->Root(v));
+  std::vector<Entry> out;
+  if (root && range.limit > 0) {
+    SHOAL_RETURN_IF_ERROR(impl_->Walk(root, range, out, 0));
+  }
+  return out;
+}
+
+}  // namespace shoal::kv

@@ -1,0 +1,63 @@
+// Bee: a sorted key/value database in a signed log, in the Hyperbee v1 format
+// (HYPERCORE.md §2e), so the JS hyperbee reads what Shoal writes and the
+// other way round: the same operations on the same log write the same bytes.
+//
+// Block 0 is the header; every later block holds one key, its value (none for
+// a deletion) and the copy-on-write path of B-tree nodes it changed
+// (kv/messages.h). The database at version v (= log length) is the tree whose
+// root is level 0 of block v - 1, so every version stays readable.
+//
+// Thread safety: a Bee serialises its own calls; the Log underneath may be
+// shared.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/result.h"
+#include "kv/messages.h"
+#include "log/log.h"
+
+namespace shoal::kv {
+
+struct Entry {
+  uint64_t seq = 0;  // the block that wrote it
+  Bytes key;
+  Bytes value;
+};
+
+struct Range {
+  std::optional<Bytes> gt, gte, lt, lte;
+  bool reverse = false;
+  uint64_t limit = UINT64_MAX;
+};
+
+class Bee {
+ public:
+  // A database in `log`. A writable empty log gets its header on first write.
+  explicit Bee(std::shared_ptr<log::Log> log);
+  ~Bee();
+
+  // The log length: the version the next read sees.
+  uint64_t version() const;
+
+  // The entry for `key` at `version` (default: the newest); nullopt if absent.
+  Result<std::optional<Entry>> Get(ByteView key, std::optional<uint64_t> version = std::nullopt);
+  // Appends one block. A put of the value the key already has writes nothing.
+  Status Put(ByteView key, ByteView value);
+  // Appends one block if the key exists; deleting a missing key writes nothing.
+  Status Del(ByteView key);
+  // Entries in key order (or reverse) within the bounds, at `version`.
+  Result<std::vector<Entry>> List(const Range& range,
+                                  std::optional<uint64_t> version = std::nullopt);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace shoal::kv

@@ -1,0 +1,170 @@
+#include "kv/bee.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+
+#include "log/store.h"
+
+namespace shoal::kv {
+namespace {
+
+std::unique_ptr<log::Store> MemStore() {
+  static int n = 0;
+  log::StoreOptions o;
+  o.in_memory = true;
+  o.seed.emplace();
+  o.seed->fill(3);
+  return std::move(*log::Store::Open("/mem/kv_test_" + std::to_string(n++), o));
+}
+
+using Model = std::map<std::string, std::string>;
+
+std::vector<std::pair<std::string, std::string>> Expected(const Model& m, const Range& r) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto in = [&](const std::string& k) {
+    ByteView kb = AsBytes(k);
+    auto cmp = [&](const Bytes& b) { return std::string(k).compare(std::string(AsString(b))); };
+    (void)kb;
+    if (r.gt && cmp(*r.gt) <= 0) return false;
+    if (r.gte && cmp(*r.gte) < 0) return false;
+    if (r.lt && cmp(*r.lt) >= 0) return false;
+    if (r.lte && cmp(*r.lte) > 0) return false;
+    return true;
+  };
+  for (auto& [k, v] : m) {
+    if (in(k)) out.emplace_back(k, v);
+  }
+  if (r.reverse) std::reverse(out.begin(), out.end());
+  if (out.size() > r.limit) out.resize(r.limit);
+  return out;
+}
+
+void CheckList(Bee& bee, const Model& m, const Range& r, std::optional<uint64_t> version) {
+  auto got = bee.List(r, version);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  auto want = Expected(m, r);
+  ASSERT_EQ(got->size(), want.size());
+  for (size_t i = 0; i < want.size(); i++) {
+    ASSERT_EQ(AsString(got->at(i).key), want[i].first);
+    ASSERT_EQ(AsString(got->at(i).value), want[i].second);
+  }
+}
+
+std::string RandomKey(std::mt19937_64& rng) {
+  return "k" + std::to_string(rng() % 400);
+}
+
+TEST(Bee, RandomOperationsMatchStdMapAtEveryVersion) {
+  auto store = MemStore();
+  Bee bee(*store->OpenLog("db"));
+  Model model;
+  std::map<uint64_t, Model> versions;  // snapshots at some versions
+  std::mt19937_64 rng(7);
+  for (int step = 0; step < 3000; step++) {
+    std::string key = RandomKey(rng);
+    if (rng() % 3 == 0) {
+      ASSERT_TRUE(bee.Del(AsBytes(key)).ok());
+      model.erase(key);
+    } else {
+      std::string value = "v" + std::to_string(rng() % 50);
+      Status put = bee.Put(AsBytes(key), AsBytes(value));
+      ASSERT_TRUE(put.ok()) << put.ToString() << " at step " << step;
+      model[key] = value;
+    }
+    if (step % 97 == 0) versions[bee.version()] = model;
+    if (step % 50 == 0) {
+      for (int k = 0; k < 20; k++) {
+        std::string probe = RandomKey(rng);
+        auto got = bee.Get(AsBytes(probe));
+        ASSERT_TRUE(got.ok()) << got.status().ToString();
+        auto it = model.find(probe);
+        ASSERT_EQ(got->has_value(), it != model.end()) << probe << " at step " << step;
+        if (it != model.end()) ASSERT_EQ(AsString((*got)->value), it->second);
+      }
+      Range all;
+      CheckList(bee, model, all, std::nullopt);
+    }
+  }
+  // Old versions read as they were.
+  for (auto& [version, snapshot] : versions) {
+    Range r;
+    CheckList(bee, snapshot, r, version);
+    for (auto& [k, v] : snapshot) {
+      auto got = bee.Get(AsBytes(k), version);
+      ASSERT_TRUE(got.ok() && got->has_value());
+      ASSERT_EQ(AsString((*got)->value), v);
+    }
+  }
+  // Ranges in both directions with every kind of bound and limits.
+  for (int k = 0; k < 200; k++) {
+    Range r;
+    std::string a = RandomKey(rng), b = RandomKey(rng);
+    if (a > b) std::swap(a, b);
+    switch (rng() % 4) {
+      case 0: r.gt = ToBytes(a); break;
+      case 1: r.gte = ToBytes(a); break;
+      default: break;
+    }
+    switch (rng() % 3) {
+      case 0: r.lt = ToBytes(b); break;
+      case 1: r.lte = ToBytes(b); break;
+      default: break;
+    }
+    r.reverse = rng() % 2;
+    if (rng() % 2) r.limit = rng() % 20;
+    CheckList(bee, model, r, std::nullopt);
+  }
+}
+
+TEST(Bee, PutOfSameValueAndDelOfMissingKeyWriteNothing) {
+  auto store = MemStore();
+  Bee bee(*store->OpenLog("db"));
+  ASSERT_TRUE(bee.Put(AsBytes("a"), AsBytes("1")).ok());
+  uint64_t v = bee.version();
+  EXPECT_EQ(v, 2u);  // header + one put
+  ASSERT_TRUE(bee.Put(AsBytes("a"), AsBytes("1")).ok());
+  ASSERT_TRUE(bee.Del(AsBytes("zz")).ok());
+  EXPECT_EQ(bee.version(), v);
+  ASSERT_TRUE(bee.Del(AsBytes("a")).ok());
+  EXPECT_EQ(bee.version(), v + 1);
+  EXPECT_FALSE(bee.Get(AsBytes("a"))->has_value());
+  EXPECT_TRUE(bee.Get(AsBytes("a"), v)->has_value());
+}
+
+TEST(Bee, NotABeeIsRefused) {
+  auto store = MemStore();
+  auto log = *store->OpenLog("plain");
+  ASSERT_TRUE(log->Append(AsBytes("not a header")).ok());
+  Bee bee(log);
+  EXPECT_FALSE(bee.Put(AsBytes("a"), AsBytes("1")).ok());
+}
+
+TEST(Bee, CorruptIndexIsAnErrorNotALoop) {
+  auto store = MemStore();
+  auto log = *store->OpenLog("bad");
+  ASSERT_TRUE(log->Append(EncodeHeader()).ok());
+  // Block 1 whose root points at itself (a cycle), block 2 whose child points
+  // forward in the log, block 3 that is not protobuf.
+  NodeBlock cycle;
+  cycle.key = ToBytes("m");
+  cycle.value = ToBytes("x");
+  cycle.index = {Level{{1}, {1, 0, 1, 0}}};
+  ASSERT_TRUE(log->Append(EncodeNode(cycle)).ok());
+  Bee bee(log);
+  auto got = bee.Get(AsBytes("a"));
+  EXPECT_TRUE(got.status().IsCorruption()) << got.status().ToString();
+  NodeBlock forward;
+  forward.key = ToBytes("m");
+  forward.value = ToBytes("x");
+  forward.index = {Level{{2}, {2, 1, 9, 0}}, Level{}};
+  ASSERT_TRUE(log->Append(EncodeNode(forward)).ok());
+  EXPECT_TRUE(bee.Get(AsBytes("z")).status().IsCorruption());
+  ASSERT_TRUE(log->Append(AsBytes("\xff\xff\xff")).ok());
+  EXPECT_FALSE(bee.Get(AsBytes("a")).ok());
+  EXPECT_FALSE(bee.List(Range{}).ok());
+}
+
+}  // namespace
+}  // namespace shoal::kv
