@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "kv/bee.h"
 #include "log/log.h"
 
 namespace shoal::cli {
@@ -258,6 +259,74 @@ class Runner {
     return kExitOk;
   }
 
+  // The database in log `name` (created on a write, found on a read).
+  Result<std::unique_ptr<kv::Bee>> OpenBee(const std::string& name, bool create) {
+    SHOAL_RETURN_IF_ERROR(home_.Open());
+    auto log = home_.store().FindLog(name);
+    if (!log.ok() && log.status().IsNotFound() && create) log = home_.store().OpenLog(name);
+    if (!log.ok()) return log.status();
+    return std::make_unique<kv::Bee>(*log);
+  }
+
+  int KvPut(const std::string& name, const std::string& key, const std::string& value) {
+    auto bee = OpenBee(name, true);
+    if (!bee.ok()) return Fail(bee.status());
+    Status s = (*bee)->Put(AsBytes(key), AsBytes(value));
+    if (!s.ok()) return Fail(s);
+    io_.out << (*bee)->version() << "\n";
+    return kExitOk;
+  }
+
+  int KvGet(const std::string& name, const std::string& key, const std::string& version) {
+    auto bee = OpenBee(name, false);
+    if (!bee.ok()) return Fail(bee.status());
+    std::optional<uint64_t> v;
+    if (!version.empty()) {
+      auto parsed = ParseIndex(version);
+      if (!parsed.ok()) return Fail(parsed.status());
+      v = *parsed;
+    }
+    auto entry = (*bee)->Get(AsBytes(key), v);
+    if (!entry.ok()) return Fail(entry.status());
+    if (!entry->has_value()) return Fail(Status::NotFound("no key '" + key + "'"));
+    io_.out << AsString((*entry)->value) << "\n";
+    return kExitOk;
+  }
+
+  int KvDel(const std::string& name, const std::string& key) {
+    auto bee = OpenBee(name, true);
+    if (!bee.ok()) return Fail(bee.status());
+    Status s = (*bee)->Del(AsBytes(key));
+    if (!s.ok()) return Fail(s);
+    io_.out << (*bee)->version() << "\n";
+    return kExitOk;
+  }
+
+  int KvLs(const std::string& name, const kv::Range& range, const std::string& version,
+           bool json) {
+    auto bee = OpenBee(name, false);
+    if (!bee.ok()) return Fail(bee.status());
+    std::optional<uint64_t> v;
+    if (!version.empty()) {
+      auto parsed = ParseIndex(version);
+      if (!parsed.ok()) return Fail(parsed.status());
+      v = *parsed;
+    }
+    auto entries = (*bee)->List(range, v);
+    if (!entries.ok()) return Fail(entries.status());
+    if (json) {
+      nlohmann::ordered_json out = nlohmann::ordered_json::array();
+      for (const auto& e : *entries) {
+        out.push_back({{"seq", e.seq}, {"key", std::string(AsString(e.key))},
+                       {"value", std::string(AsString(e.value))}});
+      }
+      io_.out << out.dump() << "\n";
+    } else {
+      for (const auto& e : *entries) io_.out << AsString(e.key) << "\t" << AsString(e.value) << "\n";
+    }
+    return kExitOk;
+  }
+
   int Truncate(const std::string& name, const std::string& length_text) {
     auto length = ParseIndex(length_text);
     if (!length.ok()) return Fail(length.status());
@@ -377,6 +446,47 @@ int RunCommand(const std::vector<std::string>& args, Home& home, Io& io) {
   apply->add_option("key", name, "log key, 64 hex digits")->required();
   apply->add_option("proofs", values, "proofs as hex");
   apply->callback([&] { code = runner.ApplyProofs(name, values); });
+
+  auto* kvcmd = app.add_subcommand("kv", "the key/value database in a log (Hyperbee format)");
+  kvcmd->require_subcommand(1);
+  std::string key, value, version;
+  auto* put = kvcmd->add_subcommand("put", "set KEY to VALUE; prints the new version");
+  put->add_option("name", name, "database (log) name")->required();
+  put->add_option("key", key, "key")->required();
+  put->add_option("value", value, "value")->required();
+  put->callback([&] { code = runner.KvPut(name, key, value); });
+  auto* kget = kvcmd->add_subcommand("get", "print the value of KEY");
+  kget->add_option("name", name, "database name or key")->required();
+  kget->add_option("key", key, "key")->required();
+  kget->add_option("--version", version, "read an old version");
+  kget->callback([&] { code = runner.KvGet(name, key, version); });
+  auto* del = kvcmd->add_subcommand("del", "delete KEY; prints the new version");
+  del->add_option("name", name, "database name")->required();
+  del->add_option("key", key, "key")->required();
+  del->callback([&] { code = runner.KvDel(name, key); });
+  kv::Range range;
+  std::string gt, gte, lt, lte;
+  uint64_t limit = UINT64_MAX;
+  bool reverse = false;
+  auto* ls = kvcmd->add_subcommand("ls", "list entries in key order");
+  ls->add_option("name", name, "database name or key")->required();
+  ls->add_option("--gt", gt, "keys after");
+  ls->add_option("--gte", gte, "keys from");
+  ls->add_option("--lt", lt, "keys before");
+  ls->add_option("--lte", lte, "keys up to");
+  ls->add_flag("--reverse", reverse, "descending order");
+  ls->add_option("--limit", limit, "at most N entries");
+  ls->add_option("--version", version, "read an old version");
+  ls->add_flag("--json", json, "print one JSON array");
+  ls->callback([&] {
+    if (ls->count("--gt")) range.gt = ToBytes(gt);
+    if (ls->count("--gte")) range.gte = ToBytes(gte);
+    if (ls->count("--lt")) range.lt = ToBytes(lt);
+    if (ls->count("--lte")) range.lte = ToBytes(lte);
+    range.reverse = reverse;
+    range.limit = limit;
+    code = runner.KvLs(name, range, version, json);
+  });
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {

@@ -30,6 +30,8 @@ constexpr char kUsage[] =
     "  log proof NAME|KEY [--block I] [--hash I] [--seek B] [--upgrade S:L] [--nodes N] [--manifest]\n"
     "                                 a proof as hex (hypercore's `data` message)\n"
     "  log apply KEY [HEX...]         verify proofs into a read-only copy of KEY\n"
+    "  kv put NAME KEY VALUE · kv get NAME KEY [--version V] · kv del NAME KEY\n"
+    "  kv ls NAME [--gte K] [--gt K] [--lte K] [--lt K] [--reverse] [--limit N] [--version V] [--json]\n"
     "  log clear NAME|KEY START [END] delete stored blocks and free their space\n"
     "\n"
     "--home defaults to $SHOAL_HOME, then ~/.local/share/shoal.\n";

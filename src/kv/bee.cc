@@ -157,8 +157,8 @@ struct Bee::Impl {
                          NodePtr child) {
     SHOAL_ASSIGN_OR_RETURN(auto found, Search(n, key));
     if (found.second == 0) {
-      SHOAL_ASSIGN_OR_RETURN(auto prev, Block(n.keys[found.first]));
-      if (prev->value && Equal(*prev->value, value)) return true;
+      // Like hyperbee (alwaysDuplicate, its default), a put of the value the
+      // key already has still writes a block.
       n.changed = true;
       n.keys[found.first] = key_seq;
       return true;
@@ -242,8 +242,6 @@ struct Bee::Impl {
       node->changed = true;
       SHOAL_ASSIGN_OR_RETURN(auto found, Search(*node, key));
       if (found.second == 0) {
-        SHOAL_ASSIGN_OR_RETURN(auto prev, Block(node->keys[found.first]));
-        if (prev->value && Equal(*prev->value, value)) return Status::OK();
         node->keys[found.first] = seq;
         return AppendBlock(root, seq, key, Bytes(value.begin(), value.end()));
       }

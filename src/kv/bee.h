@@ -47,7 +47,8 @@ class Bee {
 
   // The entry for `key` at `version` (default: the newest); nullopt if absent.
   Result<std::optional<Entry>> Get(ByteView key, std::optional<uint64_t> version = std::nullopt);
-  // Appends one block. A put of the value the key already has writes nothing.
+  // Appends one block (also when the key already has this value, as
+  // hyperbee does by default).
   Status Put(ByteView key, ByteView value);
   // Appends one block if the key exists; deleting a missing key writes nothing.
   Status Del(ByteView key);
