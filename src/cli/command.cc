@@ -302,6 +302,31 @@ class Runner {
     return kExitOk;
   }
 
+  // Standard input, one operation a line: "put\tKEY\tVALUE" or "del\tKEY".
+  int KvBatch(const std::string& name) {
+    std::vector<kv::Op> ops;
+    for (const std::string& line : Lines(io_.read_stdin())) {
+      if (line.empty()) continue;
+      size_t t1 = line.find('\t');
+      std::string verb = line.substr(0, t1);
+      if (verb == "put" && t1 != std::string::npos) {
+        size_t t2 = line.find('\t', t1 + 1);
+        if (t2 == std::string::npos) return Fail(Status::InvalidArgument("put needs KEY<TAB>VALUE"));
+        ops.push_back(kv::Op{ToBytes(line.substr(t1 + 1, t2 - t1 - 1)), ToBytes(line.substr(t2 + 1))});
+      } else if (verb == "del" && t1 != std::string::npos) {
+        ops.push_back(kv::Op{ToBytes(line.substr(t1 + 1)), std::nullopt});
+      } else {
+        return Fail(Status::InvalidArgument("not an operation: '" + line + "'"));
+      }
+    }
+    auto bee = OpenBee(name, true);
+    if (!bee.ok()) return Fail(bee.status());
+    Status s = (*bee)->Apply(ops);
+    if (!s.ok()) return Fail(s);
+    io_.out << (*bee)->version() << "\n";
+    return kExitOk;
+  }
+
   int KvLs(const std::string& name, const kv::Range& range, const std::string& version,
            bool json) {
     auto bee = OpenBee(name, false);
@@ -359,6 +384,7 @@ class Runner {
 
 bool CommandReadsStdin(const std::vector<std::string>& args) {
   // `log append NAME` with no values (options aside) reads lines from stdin.
+  if (args.size() >= 3 && args[0] == "kv" && args[1] == "batch") return true;
   // `log append NAME` and `log apply KEY` read stdin when given no values:
   // exactly one positional argument after the subcommand (flags take none).
   if (args.size() < 3 || args[0] != "log" || (args[1] != "append" && args[1] != "apply")) {
@@ -464,6 +490,11 @@ int RunCommand(const std::vector<std::string>& args, Home& home, Io& io) {
   del->add_option("name", name, "database name")->required();
   del->add_option("key", key, "key")->required();
   del->callback([&] { code = runner.KvDel(name, key); });
+  auto* batch = kvcmd->add_subcommand(
+      "batch", "apply stdin lines put<TAB>KEY<TAB>VALUE / del<TAB>KEY as one append");
+  batch->add_option("name", name, "database name")->required();
+  batch->callback([&] { code = runner.KvBatch(name); });
+
   kv::Range range;
   std::string gt, gte, lt, lte;
   uint64_t limit = UINT64_MAX;

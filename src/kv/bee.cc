@@ -35,7 +35,9 @@ struct TreeNode {
   uint64_t block = 0;
   uint64_t offset = 0;
   std::vector<uint64_t> keys;  // seqs of the blocks holding the keys
-  std::vector<ChildRef> children;
+  // Shared, as hyperbee's Child objects are: a batch's pending blocks point
+  // at the same references that later operations move and renumber.
+  std::vector<std::shared_ptr<ChildRef>> children;
   bool changed = false;
 };
 
@@ -76,14 +78,23 @@ struct Bee::Impl {
   uint64_t pending_seq = 0;
   Bytes pending_key;
 
+  // The seq the next operation writes.
+  uint64_t NextSeq() { return log->length() + pending.size(); }
+
   Result<Bytes> Key(uint64_t seq) {
     if (seq == pending_seq && seq != 0) return pending_key;
+    if (!pending.empty() && seq >= pending.front().seq) {
+      uint64_t i = seq - pending.front().seq;
+      if (i >= pending.size()) return Status::Corruption("key of a block past the batch");
+      return pending[i].key;
+    }
     SHOAL_ASSIGN_OR_RETURN(auto b, Block(seq));
     return b->key;
   }
 
-  // The node at level `offset` of block `seq`. Pointers must lead back in the
-  // log (or forward within the block), so a corrupt index cannot loop.
+  // The node at level `offset` of block `seq`. Pointers may not lead forward
+  // in the log; within one block levels may point either way (a batch
+  // reorders them), so walks are bounded in depth instead.
   Result<NodePtr> NodeAt(uint64_t seq, uint64_t offset) {
     SHOAL_ASSIGN_OR_RETURN(auto b, Block(seq));
     if (offset >= b->index.size()) {
@@ -100,10 +111,10 @@ struct Bee::Impl {
     }
     for (size_t i = 0; i + 1 < level.children.size(); i += 2) {
       uint64_t cs = level.children[i], co = level.children[i + 1];
-      if (cs == 0 || cs > seq || (cs == seq && co <= offset)) {
-        return Status::Corruption("index child points outside the log or back on itself");
+      if (cs == 0 || cs > seq || (cs == seq && co == offset)) {
+        return Status::Corruption("index child points outside the log or at itself");
       }
-      n->children.push_back(ChildRef{cs, co, nullptr});
+      n->children.push_back(std::make_shared<ChildRef>(ChildRef{cs, co, nullptr}));
     }
     if (!n->children.empty() && n->children.size() != n->keys.size() + 1) {
       return Status::Corruption("index node has the wrong number of children");
@@ -113,7 +124,7 @@ struct Bee::Impl {
 
   Result<NodePtr> Child(TreeNode& n, size_t i) {
     if (i >= n.children.size()) return Status::Corruption("index child out of range");
-    ChildRef& c = n.children[i];
+    ChildRef& c = *n.children[i];
     if (!c.value) {
       SHOAL_ASSIGN_OR_RETURN(c.value, NodeAt(c.seq, c.offset));
     }
@@ -122,6 +133,8 @@ struct Bee::Impl {
 
   // The root of the database at `version`, or null when it is empty.
   Result<NodePtr> Root(uint64_t version) {
+    // Inside a batch the newest root is the live one its operations change.
+    if (!pending.empty() && version == pending.back().seq + 1) return pending.back().index[0]->value;
     if (version < 2) return NodePtr();
     return NodeAt(version - 1, 0);
   }
@@ -165,7 +178,10 @@ struct Bee::Impl {
     }
     size_t i = found.first;
     n.keys.insert(n.keys.begin() + i, key_seq);
-    if (child) n.children.insert(n.children.begin() + i + 1, ChildRef{0, 0, child});
+    if (child) {
+      n.children.insert(n.children.begin() + i + 1,
+                        std::make_shared<ChildRef>(ChildRef{0, 0, child}));
+    }
     n.changed = true;
     return n.keys.size() < kMaxChildren;
   }
@@ -186,37 +202,100 @@ struct Bee::Impl {
     return {median, right};
   }
 
-  // Writes the block: the key, the value and every changed node, root first,
-  // children after their parent (hyperbee indexChanges + deflate).
-  Status AppendBlock(NodePtr root, uint64_t seq, ByteView key, const std::optional<Bytes>& value) {
-    std::vector<TreeNode*> order;
-    std::function<uint64_t(TreeNode*)> index_changes = [&](TreeNode* n) -> uint64_t {
-      uint64_t offset = order.size();
-      order.push_back(n);
+  // The changed nodes under `root`, root first and children after their
+  // parent, numbered as levels of block `seq` (hyperbee indexChanges).
+  std::vector<std::shared_ptr<ChildRef>> IndexChanges(NodePtr root, uint64_t seq) {
+    std::vector<std::shared_ptr<ChildRef>> index;
+    std::function<uint64_t(TreeNode*)> walk = [&](TreeNode* n) -> uint64_t {
+      uint64_t offset = index.size();
+      index.push_back(nullptr);
       n->changed = false;
-      for (ChildRef& c : n->children) {
-        if (!c.value || !c.value->changed) continue;
-        c.seq = seq;
-        c.offset = index_changes(c.value.get());
+      for (auto& c : n->children) {
+        if (!c->value || !c->value->changed) continue;
+        c->seq = seq;
+        c->offset = walk(c->value.get());
+        index[c->offset] = c;
       }
       return offset;
     };
-    index_changes(root.get());
+    walk(root.get());
+    index[0] = std::make_shared<ChildRef>(ChildRef{seq, 0, root});
+    return index;
+  }
+
+  static Bytes EncodeBlock(const std::vector<std::shared_ptr<ChildRef>>& index, ByteView key,
+                           const std::optional<Bytes>& value) {
     NodeBlock block;
     block.key.assign(key.begin(), key.end());
     block.value = value;
-    for (TreeNode* n : order) {
+    for (const auto& entry : index) {
+      const TreeNode& n = *entry->value;
       Level level;
-      level.keys = n->keys;
-      for (const ChildRef& c : n->children) {
-        level.children.push_back(c.seq);
-        level.children.push_back(c.offset);
+      level.keys = n.keys;
+      for (const auto& c : n.children) {
+        level.children.push_back(c->seq);
+        level.children.push_back(c->offset);
       }
       block.index.push_back(std::move(level));
     }
-    Bytes encoded = EncodeNode(block);
-    SHOAL_ASSIGN_OR_RETURN(uint64_t length, log->Append(encoded));
+    return EncodeNode(block);
+  }
+
+  // A block not yet appended: the key, value and index of one operation of a
+  // batch, whose nodes later operations of the batch may still change.
+  struct Pending {
+    uint64_t seq;
+    Bytes key;
+    std::optional<Bytes> value;
+    std::vector<std::shared_ptr<ChildRef>> index;
+  };
+  bool batching = false;
+  std::vector<Pending> pending;
+
+  // Writes the block (or, in a batch, keeps it pending).
+  Status AppendBlock(NodePtr root, uint64_t seq, ByteView key, const std::optional<Bytes>& value) {
+    auto index = IndexChanges(root, seq);
+    if (batching) {
+      pending.push_back(Pending{seq, Bytes(key.begin(), key.end()), value, std::move(index)});
+      return Status::OK();
+    }
+    SHOAL_ASSIGN_OR_RETURN(uint64_t length, log->Append(EncodeBlock(index, key, value)));
     if (length != seq + 1) return Status::Corruption("the log grew under the database");
+    return Status::OK();
+  }
+
+  // Appends a batch's blocks in one append. Every block but the last keeps
+  // only the nodes that still belong to it once the batch is done
+  // (hyperbee Batch.toBlocks); the last one holds the whole changed path.
+  Status Flush() {
+    std::vector<Bytes> blocks;
+    for (size_t i = 0; i < pending.size(); i++) {
+      Pending& p = pending[i];
+      auto& index = p.index;
+      if (i + 1 < pending.size()) {
+        index[0] = nullptr;
+        size_t j = 0;
+        while (j < index.size()) {
+          if (index[j] && index[j]->seq == p.seq) {
+            index[j]->offset = j;
+            j++;
+            continue;
+          }
+          if (j == index.size() - 1) {
+            index.pop_back();
+          } else {
+            index[j] = index.back();
+            index.pop_back();
+          }
+        }
+      }
+      blocks.push_back(EncodeBlock(index, p.key, p.value));
+    }
+    if (blocks.empty()) return Status::OK();
+    std::vector<ByteView> views(blocks.begin(), blocks.end());
+    const uint64_t expect = pending.back().seq + 1;
+    SHOAL_ASSIGN_OR_RETURN(uint64_t length, log->Append(views));
+    if (length != expect) return Status::Corruption("the log grew under the database");
     return Status::OK();
   }
 
@@ -229,7 +308,7 @@ struct Bee::Impl {
   Status PutLocked(ByteView key, ByteView value) {
     SHOAL_RETURN_IF_ERROR(EnsureHeader());
     if (!log->writable()) return Status::ReadOnly("this node cannot write the database");
-    const uint64_t seq = log->length();
+    const uint64_t seq = NextSeq();
     pending_seq = seq;
     pending_key.assign(key.begin(), key.end());
     SHOAL_ASSIGN_OR_RETURN(NodePtr root, Root(seq));
@@ -265,8 +344,8 @@ struct Bee::Impl {
       } else {
         root = NewNode();
         root->keys.push_back(median);
-        root->children.push_back(ChildRef{0, 0, node});
-        root->children.push_back(ChildRef{0, 0, right});
+        root->children.push_back(std::make_shared<ChildRef>(ChildRef{0, 0, node}));
+        root->children.push_back(std::make_shared<ChildRef>(ChildRef{0, 0, right}));
         needs_split = false;
       }
     }
@@ -289,7 +368,7 @@ struct Bee::Impl {
     if (ls < rs) {
       stack.push_back(right);
       while (!right->children.empty()) {
-        right = right->children[0].value;
+        right = right->children[0]->value;
         stack.push_back(right);
       }
       n.keys[index] = right->keys.front();
@@ -297,7 +376,7 @@ struct Bee::Impl {
     } else {
       stack.push_back(left);
       while (!left->children.empty()) {
-        left = left->children.back().value;
+        left = left->children.back()->value;
         stack.push_back(left);
       }
       n.keys[index] = left->keys.back();
@@ -308,7 +387,10 @@ struct Bee::Impl {
 
   static void RemoveKey(TreeNode& n, size_t index) {
     n.keys.erase(n.keys.begin() + index);
-    if (!n.children.empty()) n.children.erase(n.children.begin() + index + 1);
+    if (!n.children.empty()) {
+      n.children[index + 1]->seq = 0;  // freed: a pending block no longer owns it
+      n.children.erase(n.children.begin() + index + 1);
+    }
     n.changed = true;
   }
 
@@ -321,7 +403,7 @@ struct Bee::Impl {
       if (node->keys.size() >= kMinKeys) return root;
 
       size_t index = 0;
-      while (index < parent->children.size() && parent->children[index].value != node) index++;
+      while (index < parent->children.size() && parent->children[index]->value != node) index++;
       if (index == parent->children.size()) return Status::Corruption("bad parent in rebalance");
       NodePtr left, right;
       if (index > 0) {
@@ -373,7 +455,7 @@ struct Bee::Impl {
   Status Del(ByteView key) {
     SHOAL_RETURN_IF_ERROR(EnsureHeader());
     if (!log->writable()) return Status::ReadOnly("this node cannot write the database");
-    const uint64_t seq = log->length();
+    const uint64_t seq = NextSeq();
     SHOAL_ASSIGN_OR_RETURN(NodePtr node, Root(seq));
     if (!node) return Status::OK();
     std::vector<NodePtr> stack;
@@ -506,6 +588,20 @@ Status Bee::Put(ByteView key, ByteView value) {
 Status Bee::Del(ByteView key) {
   std::lock_guard lock(impl_->mu);
   return impl_->Del(key);
+}
+
+Status Bee::Apply(std::span<const Op> ops) {
+  std::lock_guard lock(impl_->mu);
+  impl_->batching = true;
+  Status s;
+  for (const Op& op : ops) {
+    s = op.value ? impl_->Put(op.key, *op.value) : impl_->Del(op.key);
+    if (!s.ok()) break;
+  }
+  if (s.ok()) s = impl_->Flush();
+  impl_->batching = false;
+  impl_->pending.clear();
+  return s;
 }
 
 Result<std::vector<Entry>> Bee::List(const Range& range, std::optional<uint64_t> version) {

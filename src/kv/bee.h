@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -28,6 +29,12 @@ struct Entry {
   uint64_t seq = 0;  // the block that wrote it
   Bytes key;
   Bytes value;
+};
+
+// One operation of a batch: a put, or a delete when `value` is empty.
+struct Op {
+  Bytes key;
+  std::optional<Bytes> value;
 };
 
 struct Range {
@@ -52,6 +59,9 @@ class Bee {
   Status Put(ByteView key, ByteView value);
   // Appends one block if the key exists; deleting a missing key writes nothing.
   Status Del(ByteView key);
+  // Applies `ops` in order as one append (one signature): all or nothing.
+  // The blocks are the ones hyperbee's batch() writes for the same operations.
+  Status Apply(std::span<const Op> ops);
   // Entries in key order (or reverse) within the bounds, at `version`.
   Result<std::vector<Entry>> List(const Range& range,
                                   std::optional<uint64_t> version = std::nullopt);

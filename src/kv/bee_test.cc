@@ -118,6 +118,50 @@ TEST(Bee, RandomOperationsMatchStdMapAtEveryVersion) {
   }
 }
 
+TEST(Bee, BatchesMatchStdMapAndAreOneAppend) {
+  auto store = MemStore();
+  auto log = *store->OpenLog("db");
+  Bee bee(log);
+  Model model;
+  std::map<uint64_t, Model> versions;
+  std::mt19937_64 rng(11);
+  for (int round = 0; round < 150; round++) {
+    std::vector<Op> ops;
+    int n = 1 + rng() % 40;
+    for (int k = 0; k < n; k++) {
+      std::string key = RandomKey(rng);
+      if (rng() % 3 == 0) {
+        ops.push_back(Op{ToBytes(key), std::nullopt});
+      } else {
+        ops.push_back(Op{ToBytes(key), ToBytes("b" + std::to_string(rng() % 99))});
+      }
+    }
+    const uint64_t fork_before = log->fork();
+    ASSERT_TRUE(bee.Apply(ops).ok());
+    ASSERT_EQ(log->fork(), fork_before);
+    for (const Op& op : ops) {
+      std::string key(AsString(op.key));
+      if (op.value) {
+        model[key] = std::string(AsString(*op.value));
+      } else {
+        model.erase(key);
+      }
+    }
+    versions[bee.version()] = model;
+    Range all;
+    CheckList(bee, model, all, std::nullopt);
+    if (::testing::Test::HasFatalFailure()) FAIL() << "round " << round;
+  }
+  for (auto& [version, snapshot] : versions) {
+    Range r;
+    CheckList(bee, snapshot, r, version);
+  }
+  // An empty batch writes nothing.
+  uint64_t v = bee.version();
+  ASSERT_TRUE(bee.Apply({}).ok());
+  EXPECT_EQ(bee.version(), v);
+}
+
 TEST(Bee, DelOfMissingKeyWritesNothing) {
   auto store = MemStore();
   Bee bee(*store->OpenLog("db"));
@@ -162,6 +206,14 @@ TEST(Bee, CorruptIndexIsAnErrorNotALoop) {
   forward.index = {Level{{2}, {2, 1, 9, 0}}, Level{}};
   ASSERT_TRUE(log->Append(EncodeNode(forward)).ok());
   EXPECT_TRUE(bee.Get(AsBytes("z")).status().IsCorruption());
+  // Two levels of one block that point at each other: bounded, not a hang.
+  NodeBlock loop;
+  loop.key = ToBytes("m");
+  loop.value = ToBytes("x");
+  loop.index = {Level{{3}, {3, 1, 3, 1}}, Level{{3}, {3, 0, 3, 0}}};
+  ASSERT_TRUE(log->Append(EncodeNode(loop)).ok());
+  EXPECT_TRUE(bee.Get(AsBytes("a")).status().IsCorruption());
+  EXPECT_TRUE(bee.List(Range{}).status().IsCorruption());
   ASSERT_TRUE(log->Append(AsBytes("\xff\xff\xff")).ok());
   EXPECT_FALSE(bee.Get(AsBytes("a")).ok());
   EXPECT_FALSE(bee.List(Range{}).ok());

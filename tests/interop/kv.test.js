@@ -159,3 +159,39 @@ test('a database written by Shoal reads the same in JS hyperbee', async () => {
     fs.rmSync(home, { recursive: true, force: true })
   }
 })
+
+test('batches write the same blocks as hyperbee batch() and are atomic', async () => {
+  const seed = crypto.randomBytes(32)
+  const home = shoal.tempHome()
+  shoal.ok(home, ['init', '--seed', seed.toString('hex')])
+  const dir = shoal.tempHome()
+  const store = new Corestore(dir, { primaryKey: seed, unsafe: true })
+  try {
+    const core = store.get({ name: 'db' })
+    const bee = new Hyperbee(core)
+    await bee.ready()
+    for (let round = 0; round < 12; round++) {
+      const ops = randomOps(1 + Math.floor(Math.random() * 60), 70)
+      const b = bee.batch()
+      for (const op of ops) {
+        if (op.del) await b.del(op.key)
+        else await b.put(op.key, op.value)
+      }
+      await b.flush()
+      const input = ops.map((op) => op.del ? `del\t${op.key}` : `put\t${op.key}\t${op.value}`).join('\n') + '\n'
+      shoal.ok(home, ['kv', 'batch', 'db'], { input })
+      const mine = info(home, 'db')
+      assert.equal(mine.length, core.length, 'length after batch ' + round)
+      assert.equal(mine.treeHash, (await core.treeHash()).toString('hex'), 'tree after batch ' + round)
+    }
+    assert.deepEqual(JSON.parse(shoal.ok(home, ['kv', 'ls', 'db', '--json'])), await entries(bee))
+    // A batch with a bad line changes nothing.
+    const before = info(home, 'db').length
+    assert.notEqual(shoal.run(home, ['kv', 'batch', 'db'], { input: 'put\ta\t1\nbogus\n' }).code, 0)
+    assert.equal(info(home, 'db').length, before)
+  } finally {
+    await store.close()
+    fs.rmSync(dir, { recursive: true, force: true })
+    fs.rmSync(home, { recursive: true, force: true })
+  }
+})
