@@ -302,6 +302,49 @@ class Runner {
     return kExitOk;
   }
 
+  int KvDiff(const std::string& name, const std::string& from_text, const std::string& to_text,
+             bool json) {
+    auto from = ParseIndex(from_text);
+    if (!from.ok()) return Fail(from.status());
+    std::optional<uint64_t> to;
+    if (!to_text.empty()) {
+      auto parsed = ParseIndex(to_text);
+      if (!parsed.ok()) return Fail(parsed.status());
+      to = *parsed;
+    }
+    auto bee = OpenBee(name, false);
+    if (!bee.ok()) return Fail(bee.status());
+    auto diff = (*bee)->Diff(*from, to);
+    if (!diff.ok()) return Fail(diff.status());
+    auto side = [](const std::optional<kv::Entry>& e) {
+      if (!e) return nlohmann::ordered_json();
+      return nlohmann::ordered_json{{"seq", e->seq}, {"value", std::string(AsString(e->value))}};
+    };
+    if (json) {
+      nlohmann::ordered_json out = nlohmann::ordered_json::array();
+      for (const auto& d : *diff) {
+        const kv::Entry& any = d.after ? *d.after : *d.before;
+        out.push_back({{"key", std::string(AsString(any.key))},
+                       {"before", side(d.before)},
+                       {"after", side(d.after)}});
+      }
+      io_.out << out.dump() << "\n";
+      return kExitOk;
+    }
+    // "+ key value" added, "- key value" deleted, "~ key old new" changed.
+    for (const auto& d : *diff) {
+      if (d.before && d.after) {
+        io_.out << "~\t" << AsString(d.after->key) << "\t" << AsString(d.before->value) << "\t"
+                << AsString(d.after->value) << "\n";
+      } else if (d.after) {
+        io_.out << "+\t" << AsString(d.after->key) << "\t" << AsString(d.after->value) << "\n";
+      } else {
+        io_.out << "-\t" << AsString(d.before->key) << "\t" << AsString(d.before->value) << "\n";
+      }
+    }
+    return kExitOk;
+  }
+
   // Standard input, one operation a line: "put\tKEY\tVALUE" or "del\tKEY".
   int KvBatch(const std::string& name) {
     std::vector<kv::Op> ops;
@@ -494,6 +537,14 @@ int RunCommand(const std::vector<std::string>& args, Home& home, Io& io) {
       "batch", "apply stdin lines put<TAB>KEY<TAB>VALUE / del<TAB>KEY as one append");
   batch->add_option("name", name, "database name")->required();
   batch->callback([&] { code = runner.KvBatch(name); });
+
+  std::string v1, v2;
+  auto* diff = kvcmd->add_subcommand("diff", "what changed from version V1 to V2 (default: now)");
+  diff->add_option("name", name, "database name or key")->required();
+  diff->add_option("v1", v1, "older version")->required();
+  diff->add_option("v2", v2, "newer version");
+  diff->add_flag("--json", json, "print one JSON array");
+  diff->callback([&] { code = runner.KvDiff(name, v1, v2, json); });
 
   kv::Range range;
   std::string gt, gte, lt, lte;

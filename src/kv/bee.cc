@@ -566,6 +566,189 @@ struct Bee::Impl {
   }
 };
 
+
+namespace {
+
+// One node being walked by a diff: position i alternates between children
+// (even) and keys (odd), as hyperbee's iterators/diff.js does.
+struct SubTree {
+  NodePtr node;
+  SubTree* parent;
+  bool is_key;
+  uint64_t i;
+  uint64_t n = 0;
+  uint64_t seq;
+  uint64_t offset;
+
+  SubTree(NodePtr nd, SubTree* p) : node(std::move(nd)), parent(p) {
+    is_key = node->children.empty();
+    i = is_key ? 1 : 0;
+    if (!is_key) {
+      seq = node->children[0]->seq;
+      offset = node->children[0]->offset;
+    } else {
+      seq = node->keys.empty() ? 0 : node->keys[0];
+      offset = 0;
+    }
+  }
+
+  bool Next() {
+    i++;
+    is_key = (i & 1) == 1;
+    if (!is_key && node->children.empty()) i++;
+    return Update();
+  }
+
+  bool Update() {
+    is_key = (i & 1) == 1;
+    n = i >> 1;
+    if (n >= (is_key ? node->keys.size() : node->children.size())) return false;
+    if (is_key) {
+      seq = node->keys[n];
+      offset = 0;
+    } else {
+      seq = node->children[n]->seq;
+      offset = node->children[n]->offset;
+    }
+    return true;
+  }
+};
+
+}  // namespace
+
+// Walks one version's tree for a diff (hyperbee TreeIterator, without bounds).
+class Bee::DiffWalker {
+ public:
+  DiffWalker(Impl* impl) : impl_(impl) {}
+
+  Status Open(uint64_t version) {
+    SHOAL_ASSIGN_OR_RETURN(NodePtr root, impl_->Root(version));
+    if (!root || root->keys.empty()) return Status::OK();
+    stack_.push_back(std::make_unique<SubTree>(root, nullptr));
+    return Status::OK();
+  }
+
+  SubTree* Peek() { return stack_.empty() ? nullptr : stack_.back().get(); }
+
+  void Skip() {
+    if (!stack_.empty() && !stack_.back()->Next()) stack_.pop_back();
+  }
+
+  // The key a subtree stands for: its current key, or its parent's.
+  Result<std::optional<Bytes>> KeyOf(SubTree* t) {
+    for (int depth = 0; t; depth++, t = t->parent) {
+      if (depth > 64) return Status::Corruption("hyperbee tree is too deep");
+      if (t->n < t->node->keys.size()) {
+        SHOAL_ASSIGN_OR_RETURN(Bytes k, impl_->Key(t->node->keys[t->n]));
+        return std::optional<Bytes>(std::move(k));
+      }
+    }
+    return std::optional<Bytes>();
+  }
+
+  // Advances one step; returns the key block's seq when the step passed a key.
+  Result<std::optional<uint64_t>> Step() {
+    if (stack_.empty()) return std::optional<uint64_t>();
+    SubTree* top = stack_.back().get();
+    const bool is_key = top->is_key;
+    const uint64_t n = top->n, seq = top->seq;
+    NodePtr node = top->node;
+    SubTree* parent = top;
+    std::unique_ptr<SubTree> popped;
+    if (!top->Next()) {
+      popped = std::move(stack_.back());  // keep it alive: a child may point at it
+      stack_.pop_back();
+      parent = popped.get();
+      retired_.push_back(std::move(popped));
+    }
+    if (is_key) return std::optional<uint64_t>(seq);
+    if (stack_.size() > 64) return Status::Corruption("hyperbee tree is too deep");
+    SHOAL_ASSIGN_OR_RETURN(NodePtr child, impl_->Child(*node, n));
+    stack_.push_back(std::make_unique<SubTree>(child, parent));
+    return std::optional<uint64_t>();
+  }
+
+  // Steps until a key comes out (or the walk ends).
+  Result<std::optional<uint64_t>> NextKey() {
+    while (!stack_.empty()) {
+      SHOAL_ASSIGN_OR_RETURN(auto seq, Step());
+      if (seq) return seq;
+    }
+    return std::optional<uint64_t>();
+  }
+
+ private:
+  Impl* impl_;
+  std::vector<std::unique_ptr<SubTree>> stack_;
+  std::vector<std::unique_ptr<SubTree>> retired_;
+};
+
+Result<std::vector<DiffEntry>> Bee::Diff(uint64_t from, std::optional<uint64_t> to,
+                                         uint64_t limit) {
+  std::lock_guard lock(impl_->mu);
+  const uint64_t length = impl_->log->length();
+  uint64_t newer = to.value_or(length);
+  if (from > length || newer > length) return Status::InvalidArgument("version is past the log");
+  DiffWalker a(impl_.get()), b(impl_.get());
+  SHOAL_RETURN_IF_ERROR(a.Open(newer));
+  SHOAL_RETURN_IF_ERROR(b.Open(from));
+  std::vector<DiffEntry> out;
+  auto entry = [&](std::optional<uint64_t> seq) -> Result<std::optional<Entry>> {
+    if (!seq) return std::optional<Entry>();
+    return impl_->EntryOf(*seq);
+  };
+  for (uint64_t steps = 0; out.size() < limit; steps++) {
+    SubTree* l = a.Peek();
+    SubTree* r = b.Peek();
+    if (!l && !r) break;
+    DiffEntry d;
+    if (!l) {
+      SHOAL_ASSIGN_OR_RETURN(auto s, b.NextKey());
+      SHOAL_ASSIGN_OR_RETURN(d.before, entry(s));
+    } else if (!r) {
+      SHOAL_ASSIGN_OR_RETURN(auto s, a.NextKey());
+      SHOAL_ASSIGN_OR_RETURN(d.after, entry(s));
+    } else if (l->seq == r->seq && l->is_key == r->is_key && l->offset == r->offset) {
+      a.Skip();  // the same subtree or key in both versions
+      b.Skip();
+      continue;
+    } else if (l->is_key != r->is_key) {
+      if (l->is_key) {
+        SHOAL_RETURN_IF_ERROR(b.Step().status());
+      } else {
+        SHOAL_RETURN_IF_ERROR(a.Step().status());
+      }
+      continue;
+    } else {
+      SHOAL_ASSIGN_OR_RETURN(auto lk, a.KeyOf(l));
+      SHOAL_ASSIGN_OR_RETURN(auto rk, b.KeyOf(r));
+      int c = !lk ? (rk ? 1 : 0) : !rk ? -1 : Compare(*lk, *rk);
+      if (l->is_key) {
+        if (c <= 0) {
+          SHOAL_ASSIGN_OR_RETURN(auto s, a.NextKey());
+          SHOAL_ASSIGN_OR_RETURN(d.after, entry(s));
+        }
+        if (c >= 0) {
+          SHOAL_ASSIGN_OR_RETURN(auto s, b.NextKey());
+          SHOAL_ASSIGN_OR_RETURN(d.before, entry(s));
+        }
+      } else {
+        if (c == 0) {
+          SHOAL_RETURN_IF_ERROR(a.Step().status());
+          SHOAL_RETURN_IF_ERROR(b.Step().status());
+        } else if (c < 0) {
+          SHOAL_RETURN_IF_ERROR(b.Step().status());
+        } else {
+          SHOAL_RETURN_IF_ERROR(a.Step().status());
+        }
+        continue;
+      }
+    }
+    if (d.before || d.after) out.push_back(std::move(d));
+  }
+  return out;
+}
+
 Bee::Bee(std::shared_ptr<log::Log> log) : impl_(std::make_unique<Impl>()) {
   impl_->log = std::move(log);
 }

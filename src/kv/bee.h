@@ -37,6 +37,13 @@ struct Op {
   std::optional<Bytes> value;
 };
 
+// A key that differs between two versions: its entry before and after
+// (either may be missing: added or deleted).
+struct DiffEntry {
+  std::optional<Entry> before;
+  std::optional<Entry> after;
+};
+
 struct Range {
   std::optional<Bytes> gt, gte, lt, lte;
   bool reverse = false;
@@ -62,12 +69,18 @@ class Bee {
   // Applies `ops` in order as one append (one signature): all or nothing.
   // The blocks are the ones hyperbee's batch() writes for the same operations.
   Status Apply(std::span<const Op> ops);
+  // What changed from version `from` to version `to` (default: the newest),
+  // in key order. Walks both trees in step and skips every subtree the two
+  // share, so it costs in proportion to the change, not the database.
+  Result<std::vector<DiffEntry>> Diff(uint64_t from, std::optional<uint64_t> to = std::nullopt,
+                                      uint64_t limit = UINT64_MAX);
   // Entries in key order (or reverse) within the bounds, at `version`.
   Result<std::vector<Entry>> List(const Range& range,
                                   std::optional<uint64_t> version = std::nullopt);
 
  private:
   struct Impl;
+  class DiffWalker;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <random>
+#include <set>
 
 #include "log/store.h"
 
@@ -160,6 +161,68 @@ TEST(Bee, BatchesMatchStdMapAndAreOneAppend) {
   uint64_t v = bee.version();
   ASSERT_TRUE(bee.Apply({}).ok());
   EXPECT_EQ(bee.version(), v);
+}
+
+// The diff between two versions lists exactly the keys whose latest write
+// differs, with their entries on each side.
+TEST(Bee, DiffMatchesTheModel) {
+  auto store = MemStore();
+  Bee bee(*store->OpenLog("db"));
+  using SeqModel = std::map<std::string, std::pair<uint64_t, std::string>>;
+  SeqModel model;
+  std::map<uint64_t, SeqModel> versions;
+  std::mt19937_64 rng(23);
+  versions[bee.version()] = model;
+  for (int step = 0; step < 1500; step++) {
+    std::string key = RandomKey(rng);
+    if (rng() % 3 == 0) {
+      ASSERT_TRUE(bee.Del(AsBytes(key)).ok());
+      model.erase(key);
+    } else {
+      std::string value = "v" + std::to_string(rng() % 5);
+      ASSERT_TRUE(bee.Put(AsBytes(key), AsBytes(value)).ok());
+      model[key] = {bee.version() - 1, value};
+    }
+    if (rng() % 20 == 0) versions[bee.version()] = model;
+  }
+  versions[bee.version()] = model;
+  std::vector<uint64_t> vs;
+  for (auto& [v, m] : versions) vs.push_back(v);
+  for (int k = 0; k < 60; k++) {
+    uint64_t from = vs[rng() % vs.size()], to = vs[rng() % vs.size()];
+    const SeqModel& a = versions[from];
+    const SeqModel& b = versions[to];
+    std::vector<std::string> want;
+    std::set<std::string> keys;
+    for (auto& [key, e] : a) keys.insert(key);
+    for (auto& [key, e] : b) keys.insert(key);
+    for (const std::string& key : keys) {
+      auto ia = a.find(key), ib = b.find(key);
+      bool in_a = ia != a.end(), in_b = ib != b.end();
+      if (in_a && in_b && ia->second.first == ib->second.first) continue;
+      want.push_back(key);
+    }
+    auto got = bee.Diff(from, to);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    ASSERT_EQ(got->size(), want.size()) << from << " -> " << to;
+    for (size_t i = 0; i < want.size(); i++) {
+      const DiffEntry& d = got->at(i);
+      auto ia = a.find(want[i]), ib = b.find(want[i]);
+      ASSERT_EQ(d.before.has_value(), ia != a.end()) << want[i];
+      ASSERT_EQ(d.after.has_value(), ib != b.end()) << want[i];
+      if (d.before) {
+        ASSERT_EQ(AsString(d.before->key), want[i]);
+        ASSERT_EQ(d.before->seq, ia->second.first);
+      }
+      if (d.after) {
+        ASSERT_EQ(AsString(d.after->key), want[i]);
+        ASSERT_EQ(AsString(d.after->value), ib->second.second);
+      }
+    }
+  }
+  EXPECT_TRUE(bee.Diff(0)->size() == model.size());
+  EXPECT_EQ(bee.Diff(bee.version(), bee.version())->size(), 0u);
+  EXPECT_EQ(bee.Diff(0, std::nullopt, 3)->size(), 3u);
 }
 
 TEST(Bee, DelOfMissingKeyWritesNothing) {

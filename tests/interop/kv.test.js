@@ -118,6 +118,24 @@ test('a database written by JS reads the same in Shoal, old versions too', async
       if (r.limit) opts.limit = r.limit
       assert.deepEqual(JSON.parse(shoal.ok(home, args)), await entries(bee, opts))
     }
+    // Diffs between versions match hyperbee's createDiffStream.
+    const all = [...versions, bee.version]
+    for (let k = 0; k + 1 < all.length; k++) {
+      const [from, to] = [all[k], all[k + 1]]
+      const want = []
+      const snap = bee.checkout(to)
+      for await (const d of snap.createDiffStream(from)) {
+        const e = d.left || d.right
+        want.push({
+          key: e.key.toString(),
+          before: d.right && { seq: d.right.seq, value: d.right.value.toString() },
+          after: d.left && { seq: d.left.seq, value: d.left.value.toString() }
+        })
+      }
+      await snap.close()
+      const got = JSON.parse(shoal.ok(home, ['kv', 'diff', key, String(from), String(to), '--json']))
+      assert.deepEqual(got, want, `diff ${from} -> ${to}`)
+    }
     // The copy is read-only.
     assert.notEqual(shoal.run(home, ['kv', 'put', key, 'a', 'b']).code, 0)
   } finally {
