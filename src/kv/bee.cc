@@ -299,13 +299,23 @@ struct Bee::Impl {
     return Status::OK();
   }
 
-  Status Put(ByteView key, ByteView value) {
-    Status s = PutLocked(key, value);
+  // Asks `cas` whether the write of (key, value) at `seq` may replace the
+  // entry in block `prev_seq` (hyperbee calls it only when the key exists).
+  Result<bool> CasAllows(const Cas* cas, uint64_t prev_seq, uint64_t seq, ByteView key,
+                         const std::optional<Bytes>& value) {
+    if (!cas || !*cas) return true;
+    SHOAL_ASSIGN_OR_RETURN(auto prev, EntryOf(prev_seq));
+    Entry next{seq, Bytes(key.begin(), key.end()), value.value_or(Bytes())};
+    return (*cas)(*prev, next);
+  }
+
+  Status Put(ByteView key, ByteView value, const Cas* cas = nullptr) {
+    Status s = PutLocked(key, value, cas);
     pending_seq = 0;
     return s;
   }
 
-  Status PutLocked(ByteView key, ByteView value) {
+  Status PutLocked(ByteView key, ByteView value, const Cas* cas) {
     SHOAL_RETURN_IF_ERROR(EnsureHeader());
     if (!log->writable()) return Status::ReadOnly("this node cannot write the database");
     const uint64_t seq = NextSeq();
@@ -321,10 +331,23 @@ struct Bee::Impl {
       node->changed = true;
       SHOAL_ASSIGN_OR_RETURN(auto found, Search(*node, key));
       if (found.second == 0) {
+        Bytes v(value.begin(), value.end());
+        SHOAL_ASSIGN_OR_RETURN(bool allowed, CasAllows(cas, node->keys[found.first], seq, key, v));
+        if (!allowed) return Status::OK();
         node->keys[found.first] = seq;
-        return AppendBlock(root, seq, key, Bytes(value.begin(), value.end()));
+        return AppendBlock(root, seq, key, v);
       }
       SHOAL_ASSIGN_OR_RETURN(node, Child(*node, found.first));
+    }
+    {
+      // The key may already be in this leaf: then `cas` decides.
+      SHOAL_ASSIGN_OR_RETURN(auto found, Search(*node, key));
+      if (found.second == 0) {
+        SHOAL_ASSIGN_OR_RETURN(bool allowed,
+                               CasAllows(cas, node->keys[found.first], seq, key,
+                                         Bytes(value.begin(), value.end())));
+        if (!allowed) return Status::OK();
+      }
     }
     SHOAL_ASSIGN_OR_RETURN(bool fits, InsertKey(*node, seq, key, value, nullptr));
     if (!node->changed) return Status::OK();
@@ -452,7 +475,7 @@ struct Bee::Impl {
     return root;
   }
 
-  Status Del(ByteView key) {
+  Status Del(ByteView key, const Cas* cas = nullptr) {
     SHOAL_RETURN_IF_ERROR(EnsureHeader());
     if (!log->writable()) return Status::ReadOnly("this node cannot write the database");
     const uint64_t seq = NextSeq();
@@ -464,6 +487,9 @@ struct Bee::Impl {
       stack.push_back(node);
       SHOAL_ASSIGN_OR_RETURN(auto found, Search(*node, key));
       if (found.second == 0) {
+        SHOAL_ASSIGN_OR_RETURN(bool allowed,
+                               CasAllows(cas, node->keys[found.first], seq, key, std::nullopt));
+        if (!allowed) return Status::OK();
         if (!node->children.empty()) {
           SHOAL_RETURN_IF_ERROR(SetKeyToNearestLeaf(*node, found.first, stack));
         } else {
@@ -763,14 +789,14 @@ Result<std::optional<Entry>> Bee::Get(ByteView key, std::optional<uint64_t> vers
   return impl_->Get(key, v);
 }
 
-Status Bee::Put(ByteView key, ByteView value) {
+Status Bee::Put(ByteView key, ByteView value, const Cas& cas) {
   std::lock_guard lock(impl_->mu);
-  return impl_->Put(key, value);
+  return impl_->Put(key, value, &cas);
 }
 
-Status Bee::Del(ByteView key) {
+Status Bee::Del(ByteView key, const Cas& cas) {
   std::lock_guard lock(impl_->mu);
-  return impl_->Del(key);
+  return impl_->Del(key, &cas);
 }
 
 Status Bee::Apply(std::span<const Op> ops) {

@@ -11,6 +11,7 @@
 // shared.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -44,6 +45,11 @@ struct DiffEntry {
   std::optional<Entry> after;
 };
 
+// Compare-and-swap: called with the entry a write would replace and the one
+// it would write (empty value for a delete); false cancels the write.
+// Called only when the key exists, as in hyperbee.
+using Cas = std::function<bool(const Entry& prev, const Entry& next)>;
+
 struct Range {
   std::optional<Bytes> gt, gte, lt, lte;
   bool reverse = false;
@@ -62,10 +68,11 @@ class Bee {
   // The entry for `key` at `version` (default: the newest); nullopt if absent.
   Result<std::optional<Entry>> Get(ByteView key, std::optional<uint64_t> version = std::nullopt);
   // Appends one block (also when the key already has this value, as
-  // hyperbee does by default).
-  Status Put(ByteView key, ByteView value);
-  // Appends one block if the key exists; deleting a missing key writes nothing.
-  Status Del(ByteView key);
+  // hyperbee does by default), unless `cas` refuses it.
+  Status Put(ByteView key, ByteView value, const Cas& cas = nullptr);
+  // Appends one block if the key exists and `cas` allows it; deleting a
+  // missing key writes nothing.
+  Status Del(ByteView key, const Cas& cas = nullptr);
   // Applies `ops` in order as one append (one signature): all or nothing.
   // The blocks are the ones hyperbee's batch() writes for the same operations.
   Status Apply(std::span<const Op> ops);

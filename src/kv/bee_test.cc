@@ -225,6 +225,30 @@ TEST(Bee, DiffMatchesTheModel) {
   EXPECT_EQ(bee.Diff(0, std::nullopt, 3)->size(), 3u);
 }
 
+TEST(Bee, CompareAndSwap) {
+  auto store = MemStore();
+  Bee bee(*store->OpenLog("db"));
+  // Only replace "1" with "2": a counter that never goes back.
+  Cas only_from_1 = [](const Entry& prev, const Entry& next) {
+    return AsString(prev.value) == "1" && AsString(next.value) == "2";
+  };
+  for (int i = 0; i < 30; i++) ASSERT_TRUE(bee.Put(AsBytes("k" + std::to_string(i)), AsBytes("1")).ok());
+  uint64_t v = bee.version();
+  ASSERT_TRUE(bee.Put(AsBytes("k7"), AsBytes("2"), only_from_1).ok());
+  EXPECT_EQ(bee.version(), v + 1);
+  ASSERT_TRUE(bee.Put(AsBytes("k7"), AsBytes("2"), only_from_1).ok());  // prev is "2" now
+  EXPECT_EQ(bee.version(), v + 1);
+  // A missing key is written without asking, as hyperbee does.
+  ASSERT_TRUE(bee.Put(AsBytes("new"), AsBytes("9"), only_from_1).ok());
+  EXPECT_EQ(bee.version(), v + 2);
+  Cas never = [](const Entry&, const Entry&) { return false; };
+  ASSERT_TRUE(bee.Del(AsBytes("k3"), never).ok());
+  EXPECT_TRUE(bee.Get(AsBytes("k3"))->has_value());
+  ASSERT_TRUE(bee.Del(AsBytes("k3")).ok());
+  EXPECT_FALSE(bee.Get(AsBytes("k3"))->has_value());
+  EXPECT_EQ(AsString((*bee.Get(AsBytes("k7")))->value), "2");
+}
+
 TEST(Bee, DelOfMissingKeyWritesNothing) {
   auto store = MemStore();
   Bee bee(*store->OpenLog("db"));
