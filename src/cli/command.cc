@@ -561,6 +561,10 @@ int RunCommand(const std::vector<std::string>& args, Home& home, Io& io) {
   ls->add_option("--version", version, "read an old version");
   ls->add_flag("--json", json, "print one JSON array");
   ls->callback([&] {
+    if ((ls->count("--gt") && ls->count("--gte")) || (ls->count("--lt") && ls->count("--lte"))) {
+      code = runner.Fail(Status::InvalidArgument("give one lower and one upper bound at most"));
+      return;
+    }
     if (ls->count("--gt")) range.gt = ToBytes(gt);
     if (ls->count("--gte")) range.gte = ToBytes(gte);
     if (ls->count("--lt")) range.lt = ToBytes(lt);
