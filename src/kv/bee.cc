@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <list>
 
 namespace shoal::kv {
 namespace {
@@ -12,7 +13,7 @@ constexpr size_t kMinKeys = 4;
 constexpr size_t kMaxChildren = 9;
 // Far deeper than any tree of 2^53 keys; a deeper walk means a corrupt index.
 constexpr int kMaxDepth = 64;
-constexpr size_t kMaxCachedBlocks = 1 << 14;
+constexpr size_t kDefaultCacheBytes = BeeOptions{}.cache_bytes;
 
 int Compare(ByteView a, ByteView b) {
   size_t n = std::min(a.size(), b.size());
@@ -55,22 +56,48 @@ struct Bee::Impl {
   std::shared_ptr<log::Log> log;
   std::mutex mu;
   uint64_t cache_fork = 0;
-  std::unordered_map<uint64_t, std::shared_ptr<const NodeBlock>> cache;
+  // Decoded blocks, least recently used first out, within cache_limit bytes.
+  using CacheList = std::list<std::pair<uint64_t, std::shared_ptr<const NodeBlock>>>;
+  CacheList lru;
+  std::unordered_map<uint64_t, CacheList::iterator> cache;
+  size_t cache_bytes = 0;
+  size_t cache_limit = kDefaultCacheBytes;
+
+  static size_t Footprint(const NodeBlock& b) {
+    size_t n = sizeof(NodeBlock) + 64 + b.key.size() + (b.value ? b.value->size() : 0);
+    for (const Level& l : b.index) n += sizeof(Level) + 8 * (l.keys.size() + l.children.size());
+    return n;
+  }
+
+  void ClearCache() {
+    lru.clear();
+    cache.clear();
+    cache_bytes = 0;
+  }
 
   Result<std::shared_ptr<const NodeBlock>> Block(uint64_t seq) {
     if (seq == 0) return Status::Corruption("a hyperbee index points at the header");
     if (log->fork() != cache_fork) {
-      cache.clear();
+      ClearCache();
       cache_fork = log->fork();
     }
     auto it = cache.find(seq);
-    if (it != cache.end()) return it->second;
+    if (it != cache.end()) {
+      lru.splice(lru.begin(), lru, it->second);
+      return it->second->second;
+    }
     SHOAL_ASSIGN_OR_RETURN(Bytes raw, log->Get(seq));
     auto decoded = DecodeNode(raw);
     if (!decoded.ok()) return decoded.status().WithContext("block " + std::to_string(seq));
-    if (cache.size() >= kMaxCachedBlocks) cache.clear();
     auto block = std::make_shared<const NodeBlock>(std::move(*decoded));
-    cache.emplace(seq, block);
+    lru.emplace_front(seq, block);
+    cache[seq] = lru.begin();
+    cache_bytes += Footprint(*block);
+    while (cache_bytes > cache_limit && lru.size() > 1) {
+      cache_bytes -= Footprint(*lru.back().second);
+      cache.erase(lru.back().first);
+      lru.pop_back();
+    }
     return block;
   }
 
@@ -775,8 +802,10 @@ Result<std::vector<DiffEntry>> Bee::Diff(uint64_t from, std::optional<uint64_t> 
   return out;
 }
 
-Bee::Bee(std::shared_ptr<log::Log> log) : impl_(std::make_unique<Impl>()) {
+Bee::Bee(std::shared_ptr<log::Log> log, const BeeOptions& options)
+    : impl_(std::make_unique<Impl>()) {
   impl_->log = std::move(log);
+  impl_->cache_limit = options.cache_bytes;
 }
 Bee::~Bee() = default;
 

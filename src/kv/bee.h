@@ -56,10 +56,17 @@ struct Range {
   uint64_t limit = UINT64_MAX;
 };
 
+struct BeeOptions {
+  // Decoded blocks (keys, values and tree nodes) kept in memory, least
+  // recently used out first. The upper levels of the tree stay in it, so a
+  // random get reads about one block from the log.
+  size_t cache_bytes = 32 << 20;
+};
+
 class Bee {
  public:
   // A database in `log`. A writable empty log gets its header on first write.
-  explicit Bee(std::shared_ptr<log::Log> log);
+  explicit Bee(std::shared_ptr<log::Log> log, const BeeOptions& options = {});
   ~Bee();
 
   // The log length: the version the next read sees.
