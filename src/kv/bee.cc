@@ -855,3 +855,75 @@ Result<std::vector<Entry>> Bee::List(const Range& range, std::optional<uint64_t>
 }
 
 }  // namespace shoal::kv
+
+namespace shoal::kv {
+
+Sub::Sub(Bee& bee, ByteView prefix, uint8_t separator) : bee_(bee) {
+  prefix_.assign(prefix.begin(), prefix.end());
+  prefix_.push_back(separator);
+}
+
+Sub::Sub(const Sub& parent, ByteView prefix, uint8_t separator) : bee_(parent.bee_) {
+  prefix_ = parent.prefix_;
+  prefix_.insert(prefix_.end(), prefix.begin(), prefix.end());
+  prefix_.push_back(separator);
+}
+
+Bytes Sub::Full(ByteView key) const {
+  Bytes full = prefix_;
+  full.insert(full.end(), key.begin(), key.end());
+  return full;
+}
+
+Entry Sub::Strip(Entry e) const {
+  e.key.erase(e.key.begin(), e.key.begin() + std::min(e.key.size(), prefix_.size()));
+  return e;
+}
+
+Result<std::optional<Entry>> Sub::Get(ByteView key, std::optional<uint64_t> version) {
+  SHOAL_ASSIGN_OR_RETURN(auto e, bee_.Get(Full(key), version));
+  if (!e) return e;
+  return std::optional<Entry>(Strip(std::move(*e)));
+}
+
+Status Sub::Put(ByteView key, ByteView value, const Cas& cas) {
+  if (!cas) return bee_.Put(Full(key), value);
+  return bee_.Put(Full(key), value, [&](const Entry& prev, const Entry& next) {
+    return cas(Strip(prev), Strip(next));
+  });
+}
+
+Status Sub::Del(ByteView key, const Cas& cas) {
+  if (!cas) return bee_.Del(Full(key));
+  return bee_.Del(Full(key), [&](const Entry& prev, const Entry& next) {
+    return cas(Strip(prev), Strip(next));
+  });
+}
+
+Status Sub::Apply(std::span<const Op> ops) {
+  std::vector<Op> full;
+  full.reserve(ops.size());
+  for (const Op& op : ops) full.push_back(Op{Full(op.key), op.value});
+  return bee_.Apply(full);
+}
+
+Result<std::vector<Entry>> Sub::List(const Range& range, std::optional<uint64_t> version) {
+  // hyperbee: a sub with no lower bound starts after prefix || 0x00, and with
+  // no upper bound ends before the prefix with its last byte bumped.
+  Range r = range;
+  if (r.gt) r.gt = Full(*r.gt);
+  if (r.gte) r.gte = Full(*r.gte);
+  if (r.lt) r.lt = Full(*r.lt);
+  if (r.lte) r.lte = Full(*r.lte);
+  if (!r.gt && !r.gte) r.gt = Full(Bytes{0});
+  if (!r.lt && !r.lte) {
+    Bytes end = prefix_;
+    end.back()++;
+    r.lt = end;
+  }
+  SHOAL_ASSIGN_OR_RETURN(auto entries, bee_.List(r, version));
+  for (Entry& e : entries) e = Strip(std::move(e));
+  return entries;
+}
+
+}  // namespace shoal::kv

@@ -98,4 +98,29 @@ class Bee {
   std::unique_ptr<Impl> impl_;
 };
 
+// A sub-database: the keys of `bee` that start with `prefix` and a
+// separator byte (0x00 by default), seen without them, as hyperbee's
+// sub(prefix) does. Subs nest: Sub(Sub(bee, "a"), "b") is prefix "a\0b\0".
+class Sub {
+ public:
+  Sub(Bee& bee, ByteView prefix, uint8_t separator = 0);
+  Sub(const Sub& parent, ByteView prefix, uint8_t separator = 0);
+
+  const Bytes& prefix() const { return prefix_; }
+  Result<std::optional<Entry>> Get(ByteView key, std::optional<uint64_t> version = std::nullopt);
+  Status Put(ByteView key, ByteView value, const Cas& cas = nullptr);
+  Status Del(ByteView key, const Cas& cas = nullptr);
+  Status Apply(std::span<const Op> ops);
+  // Bounds are the sub's own keys; without bounds, the whole sub.
+  Result<std::vector<Entry>> List(const Range& range,
+                                  std::optional<uint64_t> version = std::nullopt);
+
+ private:
+  Bytes Full(ByteView key) const;
+  Entry Strip(Entry e) const;
+
+  Bee& bee_;
+  Bytes prefix_;  // includes the separator
+};
+
 }  // namespace shoal::kv

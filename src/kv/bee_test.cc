@@ -249,6 +249,35 @@ TEST(Bee, CompareAndSwap) {
   EXPECT_EQ(AsString((*bee.Get(AsBytes("k7")))->value), "2");
 }
 
+TEST(Bee, SubDatabasesArePrefixedKeyRanges) {
+  auto store = MemStore();
+  Bee bee(*store->OpenLog("db"));
+  Sub users(bee, AsBytes("users"));
+  Sub admins(users, AsBytes("admins"));
+  ASSERT_TRUE(bee.Put(AsBytes("usera"), AsBytes("not in the sub")).ok());
+  ASSERT_TRUE(users.Put(AsBytes("bob"), AsBytes("1")).ok());
+  ASSERT_TRUE(users.Put(AsBytes("amy"), AsBytes("2")).ok());
+  ASSERT_TRUE(admins.Put(AsBytes("root"), AsBytes("3")).ok());
+  ASSERT_TRUE(bee.Put(AsBytes("users\x01x"), AsBytes("after the sub")).ok());
+  // The stored key is prefix || 0x00 || key, as hyperbee's sub writes it.
+  auto raw = bee.Get(Bytes{'u', 's', 'e', 'r', 's', 0, 'b', 'o', 'b'});
+  ASSERT_TRUE(raw.ok() && raw->has_value());
+  EXPECT_EQ(AsString((*users.Get(AsBytes("bob")))->value), "1");
+  EXPECT_EQ(AsString((*users.Get(AsBytes("bob")))->key), "bob");
+  auto all = *users.List(Range{});
+  ASSERT_EQ(all.size(), 3u);  // admins\0root, amy, bob
+  EXPECT_EQ(AsString(all[1].key), "amy");
+  EXPECT_EQ(AsString(all[2].key), "bob");
+  Range from_b;
+  from_b.gte = ToBytes("b");
+  EXPECT_EQ(users.List(from_b)->size(), 1u);
+  auto nested = *admins.List(Range{});
+  ASSERT_EQ(nested.size(), 1u);
+  EXPECT_EQ(AsString(nested[0].key), "root");
+  ASSERT_TRUE(users.Del(AsBytes("amy")).ok());
+  EXPECT_FALSE(users.Get(AsBytes("amy"))->has_value());
+}
+
 TEST(Bee, DelOfMissingKeyWritesNothing) {
   auto store = MemStore();
   Bee bee(*store->OpenLog("db"));
