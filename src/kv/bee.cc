@@ -858,6 +858,79 @@ Result<std::vector<Entry>> Bee::List(const Range& range, std::optional<uint64_t>
 
 namespace shoal::kv {
 
+std::unique_ptr<Watch> Bee::WatchRange(const Range& range,
+                                       std::function<void(uint64_t, uint64_t)> on_change) {
+  std::unique_ptr<Watch> w(new Watch());
+  w->bee_ = this;
+  w->range_ = range;
+  w->range_.limit = UINT64_MAX;
+  w->on_change_ = std::move(on_change);
+  w->version_ = impl_->log->length();
+  w->fork_ = impl_->log->fork();
+  Watch* raw = w.get();
+  w->listener_ = impl_->log->Subscribe([raw] {
+    std::lock_guard lock(raw->mu_);
+    raw->dirty_ = true;
+    raw->cv_.notify_all();
+  });
+  w->thread_ = std::thread([raw] { raw->Run(); });
+  return w;
+}
+
+Watch::~Watch() {
+  bee_->impl_->log->Unsubscribe(listener_);
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    cv_.notify_all();
+  }
+  thread_.join();
+}
+
+void Watch::Run() {
+  auto in_range = [this](const Bytes& key) {
+    const Range& r = range_;
+    auto cmp = [&](const Bytes& b) { return Compare(key, b); };
+    if (r.gt && cmp(*r.gt) <= 0) return false;
+    if (r.gte && cmp(*r.gte) < 0) return false;
+    if (r.lt && cmp(*r.lt) >= 0) return false;
+    if (r.lte && cmp(*r.lte) > 0) return false;
+    return true;
+  };
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [this] { return dirty_ || stop_; });
+    if (stop_) return;
+    dirty_ = false;
+    lock.unlock();
+    log::Log& log = *bee_->impl_->log;
+    const uint64_t to = log.length();
+    const uint64_t fork = log.fork();
+    bool changed = false;
+    if (fork != fork_ || to < version_) {
+      changed = true;  // truncated: the old version is gone
+    } else if (to != version_) {
+      auto diff = bee_->Diff(version_, to);
+      if (!diff.ok()) {
+        changed = true;  // cannot tell: say so rather than miss a change
+      } else {
+        for (const DiffEntry& d : *diff) {
+          const Entry& e = d.after ? *d.after : *d.before;
+          if (in_range(e.key)) {
+            changed = true;
+            break;
+          }
+        }
+      }
+    }
+    const uint64_t from = version_;
+    version_ = to;
+    fork_ = fork;
+    if (changed) on_change_(from, to);
+    lock.lock();
+  }
+}
+
 Sub::Sub(Bee& bee, ByteView prefix, uint8_t separator) : bee_(bee) {
   prefix_.assign(prefix.begin(), prefix.end());
   prefix_.push_back(separator);

@@ -13,7 +13,9 @@
 
 #include <functional>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <optional>
 #include <span>
 #include <string>
@@ -63,6 +65,8 @@ struct BeeOptions {
   size_t cache_bytes = 32 << 20;
 };
 
+class Watch;
+
 class Bee {
  public:
   // A database in `log`. A writable empty log gets its header on first write.
@@ -88,14 +92,47 @@ class Bee {
   // share, so it costs in proportion to the change, not the database.
   Result<std::vector<DiffEntry>> Diff(uint64_t from, std::optional<uint64_t> to = std::nullopt,
                                       uint64_t limit = UINT64_MAX);
+  // Calls on_change(from, to) on a thread of its own whenever the database
+  // moves from version `from` to `to` and an entry within `range` differs
+  // between them (or the log was truncated). Stops when the Watch goes; the
+  // Bee must outlive it.
+  std::unique_ptr<Watch> WatchRange(const Range& range,
+                                    std::function<void(uint64_t from, uint64_t to)> on_change);
   // Entries in key order (or reverse) within the bounds, at `version`.
   Result<std::vector<Entry>> List(const Range& range,
                                   std::optional<uint64_t> version = std::nullopt);
 
  private:
+  friend class Watch;
   struct Impl;
   class DiffWalker;
   std::unique_ptr<Impl> impl_;
+};
+
+// A running watch (Bee::WatchRange). Destroying it stops the watch and waits
+// for a callback in progress.
+class Watch {
+ public:
+  ~Watch();
+  Watch(const Watch&) = delete;
+  Watch& operator=(const Watch&) = delete;
+
+ private:
+  friend class Bee;
+  Watch() = default;
+  void Run();
+
+  Bee* bee_ = nullptr;
+  Range range_;
+  std::function<void(uint64_t, uint64_t)> on_change_;
+  uint64_t listener_ = 0;
+  uint64_t version_ = 0;
+  uint64_t fork_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool dirty_ = false;
+  bool stop_ = false;
+  std::thread thread_;
 };
 
 // A sub-database: the keys of `bee` that start with `prefix` and a

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 
@@ -276,6 +278,44 @@ TEST(Bee, SubDatabasesArePrefixedKeyRanges) {
   EXPECT_EQ(AsString(nested[0].key), "root");
   ASSERT_TRUE(users.Del(AsBytes("amy")).ok());
   EXPECT_FALSE(users.Get(AsBytes("amy"))->has_value());
+}
+
+TEST(Bee, WatchCallsBackOnChangesInItsRangeOnly) {
+  auto store = MemStore();
+  auto log = *store->OpenLog("db");
+  Bee bee(log);
+  ASSERT_TRUE(bee.Put(AsBytes("a"), AsBytes("0")).ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::pair<uint64_t, uint64_t>> calls;
+  Range r;
+  r.gte = ToBytes("b");
+  r.lt = ToBytes("c");
+  auto watch = bee.WatchRange(r, [&](uint64_t from, uint64_t to) {
+    std::lock_guard lock(mu);
+    calls.emplace_back(from, to);
+    cv.notify_all();
+  });
+  auto wait_for = [&](size_t n) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(5), [&] { return calls.size() >= n; });
+  };
+  ASSERT_TRUE(bee.Put(AsBytes("a"), AsBytes("1")).ok());  // outside the range
+  ASSERT_TRUE(bee.Put(AsBytes("b1"), AsBytes("1")).ok());  // inside
+  ASSERT_TRUE(wait_for(1));
+  std::vector<Op> ops = {Op{ToBytes("zz"), ToBytes("1")}, Op{ToBytes("b2"), ToBytes("2")}};
+  ASSERT_TRUE(bee.Apply(ops).ok());
+  ASSERT_TRUE(wait_for(2));
+  ASSERT_TRUE(bee.Put(AsBytes("c"), AsBytes("1")).ok());  // outside (lt c)
+  ASSERT_TRUE(bee.Del(AsBytes("b1")).ok());               // inside
+  ASSERT_TRUE(wait_for(3));
+  watch.reset();
+  std::lock_guard lock(mu);
+  for (auto& [from, to] : calls) EXPECT_LT(from, to);
+  // No call was for the change to "a" or "c" alone: each covers an in-range
+  // change, so there are exactly three, ending at the newest version.
+  EXPECT_EQ(calls.size(), 3u);
+  EXPECT_EQ(calls.back().second, bee.version());
 }
 
 TEST(Bee, DelOfMissingKeyWritesNothing) {

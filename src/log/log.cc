@@ -390,12 +390,49 @@ Status Log::CommitOrReload(storage::WriteBatch& wb) {
 
 // ---- writing ----
 
+Result<uint64_t> Log::Append(std::span<const ByteView> blocks) {
+  auto length = AppendImpl(blocks);
+  if (length.ok() && !blocks.empty()) NotifyListeners();
+  return length;
+}
+
+Status Log::Truncate(uint64_t length) {
+  Status s = TruncateImpl(length);
+  if (s.ok()) NotifyListeners();
+  return s;
+}
+
+Status Log::ApplyProof(const Proof& proof) {
+  uint64_t before = length();
+  uint64_t fork_before = fork();
+  Status s = ApplyProofImpl(proof);
+  if (s.ok() && (length() != before || fork() != fork_before)) NotifyListeners();
+  return s;
+}
+
+uint64_t Log::Subscribe(std::function<void()> on_change) {
+  std::lock_guard lock(listeners_mu_);
+  uint64_t id = next_listener_++;
+  listeners_.emplace_back(id, std::move(on_change));
+  return id;
+}
+
+void Log::Unsubscribe(uint64_t id) {
+  std::lock_guard lock(listeners_mu_);
+  std::erase_if(listeners_, [id](const auto& l) { return l.first == id; });
+}
+
+void Log::NotifyListeners() {
+  std::lock_guard lock(listeners_mu_);
+  for (auto& [id, fn] : listeners_) fn();
+}
+
 Result<uint64_t> Log::Append(ByteView block) {
   ByteView one[] = {block};
   return Append(one);
 }
 
-Result<uint64_t> Log::Append(std::span<const ByteView> blocks) {
+Result<uint64_t> Log::AppendImpl(std::span<const ByteView> blocks) {
   std::lock_guard lock(mu_);
   if (!key_pair_ || !verifier_) return Status::ReadOnly("this node cannot sign the log");
   if (!file_) return Status::Corruption("the log's writer layout is missing");
@@ -468,7 +505,7 @@ Status Log::PutLocators(storage::WriteBatch& wb, std::span<const ByteView> store
   return Status::OK();
 }
 
-Status Log::Truncate(uint64_t length) {
+Status Log::TruncateImpl(uint64_t length) {
   std::lock_guard lock(mu_);
   if (!key_pair_ || !verifier_) return Status::ReadOnly("this node cannot sign the log");
   if (!file_) return Status::Corruption("the log's writer layout is missing");
@@ -638,7 +675,7 @@ Result<uint64_t> Log::MissingNodes(uint64_t index) const {
   return count;
 }
 
-Status Log::ApplyProof(const Proof& proof) {
+Status Log::ApplyProofImpl(const Proof& proof) {
   std::lock_guard lock(mu_);
   if (key_pair_) return Status::InvalidArgument("the writer of a log does not take proofs of it");
   std::optional<Verifier> learnt;

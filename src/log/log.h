@@ -28,6 +28,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -115,6 +116,14 @@ class Log {
   // verifies.
   Status ApplyProof(const Proof& proof);
 
+  // Calls `on_change` after every append, truncate or applied proof that
+  // changes the length or fork, on the thread that made the change, after the
+  // log's lock is released. It must be quick and must not call back into the
+  // log's writers (signal another thread instead). Returns an id for
+  // Unsubscribe, which waits out a running call.
+  uint64_t Subscribe(std::function<void()> on_change);
+  void Unsubscribe(uint64_t id);
+
   // Re-checks everything stored: block checksums, every block against its
   // leaf, every parent against its children, the roots against the
   // signature. Corruption names the first thing that does not match.
@@ -125,6 +134,11 @@ class Log {
   class Reader;
 
   Log(storage::Db* db, uint64_t id, std::string blocks_path);
+
+  Result<uint64_t> AppendImpl(std::span<const ByteView> blocks);
+  Status TruncateImpl(uint64_t length);
+  Status ApplyProofImpl(const Proof& proof);
+  void NotifyListeners();
 
   Status Load();
   // A writer's log keeps its tree nodes in runs, one per append, and its
@@ -163,6 +177,10 @@ class Log {
   Bitfield bitfield_;
   uint64_t contiguous_ = 0;
   std::set<uint64_t> stored_pages_;  // bitfield pages present in storage
+
+  std::mutex listeners_mu_;  // never held with mu_
+  uint64_t next_listener_ = 1;
+  std::vector<std::pair<uint64_t, std::function<void()>>> listeners_;
 };
 
 }  // namespace shoal::log
