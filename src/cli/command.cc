@@ -345,6 +345,15 @@ class Runner {
     return kExitOk;
   }
 
+  int KvCompact(const std::string& name) {
+    auto bee = OpenBee(name, false);
+    if (!bee.ok()) return Fail(bee.status());
+    auto cleared = (*bee)->Compact();
+    if (!cleared.ok()) return Fail(cleared.status());
+    io_.out << "cleared " << *cleared << " blocks\n";
+    return kExitOk;
+  }
+
   // Standard input, one operation a line: "put\tKEY\tVALUE" or "del\tKEY".
   int KvBatch(const std::string& name) {
     std::vector<kv::Op> ops;
@@ -537,6 +546,11 @@ int RunCommand(const std::vector<std::string>& args, Home& home, Io& io) {
       "batch", "apply stdin lines put<TAB>KEY<TAB>VALUE / del<TAB>KEY as one append");
   batch->add_option("name", name, "database name")->required();
   batch->callback([&] { code = runner.KvBatch(name); });
+
+  auto* compact = kvcmd->add_subcommand(
+      "compact", "free the space of blocks the newest version no longer uses");
+  compact->add_option("name", name, "database name")->required();
+  compact->callback([&] { code = runner.KvCompact(name); });
 
   std::string v1, v2;
   auto* diff = kvcmd->add_subcommand("diff", "what changed from version V1 to V2 (default: now)");

@@ -33,6 +33,7 @@ constexpr char kUsage[] =
     "  kv put NAME KEY VALUE · kv get NAME KEY [--version V] · kv del NAME KEY\n"
     "  kv batch NAME                  stdin lines put<TAB>KEY<TAB>VALUE / del<TAB>KEY, one append\n"
     "  kv diff NAME V1 [V2] [--json]  what changed between two versions\n"
+    "  kv compact NAME                free blocks the newest version no longer uses\n"
     "  kv ls NAME [--gte K] [--gt K] [--lte K] [--lt K] [--reverse] [--limit N] [--version V] [--json]\n"
     "  log clear NAME|KEY START [END] delete stored blocks and free their space\n"
     "\n"

@@ -858,6 +858,45 @@ Result<std::vector<Entry>> Bee::List(const Range& range, std::optional<uint64_t>
 
 namespace shoal::kv {
 
+Result<uint64_t> Bee::Compact() {
+  std::lock_guard lock(impl_->mu);
+  log::Log& log = *impl_->log;
+  const uint64_t length = log.length();
+  SHOAL_ASSIGN_OR_RETURN(NodePtr root, impl_->Root(length));
+  // Every block the newest tree reaches: nodes' blocks and keys' blocks.
+  std::vector<bool> linked(length, false);
+  if (length > 0) linked[0] = true;  // the header
+  std::vector<std::pair<NodePtr, int>> todo;
+  if (root) todo.emplace_back(root, 0);
+  while (!todo.empty()) {
+    auto [n, depth] = todo.back();
+    todo.pop_back();
+    if (depth > 64) return Status::Corruption("hyperbee tree is too deep");
+    if (n->block < length) linked[n->block] = true;
+    for (uint64_t k : n->keys) {
+      if (k < length) linked[k] = true;
+    }
+    for (size_t i = 0; i < n->children.size(); i++) {
+      SHOAL_ASSIGN_OR_RETURN(NodePtr child, impl_->Child(*n, i));
+      todo.emplace_back(child, depth + 1);
+    }
+  }
+  uint64_t cleared = 0;
+  for (uint64_t i = 0; i < length;) {
+    if (linked[i] || !log.Has(i)) {
+      i++;
+      continue;
+    }
+    uint64_t j = i;
+    while (j < length && !linked[j] && log.Has(j)) j++;
+    SHOAL_RETURN_IF_ERROR(log.Clear(i, j));
+    cleared += j - i;
+    i = j;
+  }
+  impl_->ClearCache();
+  return cleared;
+}
+
 std::unique_ptr<Watch> Bee::WatchRange(const Range& range,
                                        std::function<void(uint64_t, uint64_t)> on_change) {
   std::unique_ptr<Watch> w(new Watch());

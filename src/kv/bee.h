@@ -92,6 +92,12 @@ class Bee {
   // share, so it costs in proportion to the change, not the database.
   Result<std::vector<DiffEntry>> Diff(uint64_t from, std::optional<uint64_t> to = std::nullopt,
                                       uint64_t limit = UINT64_MAX);
+  // Frees the disk space of every block the newest version no longer uses
+  // (overwritten values, deleted keys, replaced tree nodes), by clearing
+  // them from the log, as hyperbee's clearUnlinked does. The newest version
+  // reads as before; older versions become unreadable where they needed a
+  // cleared block (NotFound). Returns the number of blocks cleared.
+  Result<uint64_t> Compact();
   // Calls on_change(from, to) on a thread of its own whenever the database
   // moves from version `from` to `to` and an entry within `range` differs
   // between them (or the log was truncated). Stops when the Watch goes; the

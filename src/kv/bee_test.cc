@@ -318,6 +318,45 @@ TEST(Bee, WatchCallsBackOnChangesInItsRangeOnly) {
   EXPECT_EQ(calls.back().second, bee.version());
 }
 
+TEST(Bee, CompactClearsWhatTheNewestVersionDoesNotUse) {
+  auto store = MemStore();
+  auto log = *store->OpenLog("db");
+  Bee bee(log);
+  Model model;
+  std::mt19937_64 rng(5);
+  for (int step = 0; step < 2000; step++) {
+    std::string key = "k" + std::to_string(rng() % 100);
+    if (rng() % 4 == 0) {
+      ASSERT_TRUE(bee.Del(AsBytes(key)).ok());
+      model.erase(key);
+    } else {
+      std::string value(200, 'a' + rng() % 26);
+      ASSERT_TRUE(bee.Put(AsBytes(key), AsBytes(value)).ok());
+      model[key] = value;
+    }
+  }
+  const uint64_t old_version = bee.version() / 2;
+  auto cleared = bee.Compact();
+  ASSERT_TRUE(cleared.ok()) << cleared.status().ToString();
+  EXPECT_GT(*cleared, bee.version() / 2);  // most blocks were dead
+  uint64_t kept = 0;
+  for (uint64_t i = 0; i < log->length(); i++) kept += log->Has(i);
+  EXPECT_EQ(kept + *cleared, log->length());
+  // The newest version reads as before, from a fresh cache too.
+  Range all;
+  CheckList(bee, model, all, std::nullopt);
+  Bee fresh(log);
+  CheckList(fresh, model, all, std::nullopt);
+  for (auto& [k, v] : model) EXPECT_EQ(AsString((*fresh.Get(AsBytes(k)))->value), v);
+  // An old version that needs a cleared block says so.
+  auto old = fresh.List(all, old_version);
+  EXPECT_TRUE(!old.ok() && old.status().IsNotFound()) << old.status().ToString();
+  // Writing goes on, and compacting again finds only the new garbage.
+  ASSERT_TRUE(bee.Put(AsBytes("k1"), AsBytes("new")).ok());
+  EXPECT_LE(*bee.Compact(), 4u);
+  EXPECT_EQ(AsString((*bee.Get(AsBytes("k1")))->value), "new");
+}
+
 TEST(Bee, DelOfMissingKeyWritesNothing) {
   auto store = MemStore();
   Bee bee(*store->OpenLog("db"));
