@@ -166,12 +166,19 @@ struct Bee::Impl {
     return NodeAt(version - 1, 0);
   }
 
+  // The fork at which block 0 was last found to be a hyperbee header.
+  std::optional<uint64_t> header_fork;
+
   Status EnsureHeader() {
     if (log->length() == 0 && log->writable()) {
       SHOAL_RETURN_IF_ERROR(log->Append(EncodeHeader()).status());
-    } else if (log->length() > 0) {
+      header_fork = log->fork();
+    } else if (log->length() > 0 && header_fork != log->fork()) {
       auto header = log->Get(0);
-      if (header.ok()) SHOAL_RETURN_IF_ERROR(DecodeHeader(*header));
+      if (header.ok()) {
+        SHOAL_RETURN_IF_ERROR(DecodeHeader(*header));
+        header_fork = log->fork();
+      }
     }
     return Status::OK();
   }
