@@ -69,6 +69,26 @@ struct Bee::Impl {
     return n;
   }
 
+  void CachePut(uint64_t seq, std::shared_ptr<const NodeBlock> block) {
+    if (cache.count(seq)) return;
+    lru.emplace_front(seq, block);
+    cache[seq] = lru.begin();
+    cache_bytes += Footprint(*block);
+    while (cache_bytes > cache_limit && lru.size() > 1) {
+      cache_bytes -= Footprint(*lru.back().second);
+      cache.erase(lru.back().first);
+      lru.pop_back();
+    }
+  }
+
+  // Keeps blocks this Bee just appended, so the next operation does not read
+  // its root back from the log.
+  void CacheWritten(uint64_t seq, ByteView encoded) {
+    if (log->fork() != cache_fork) return;
+    auto decoded = DecodeNode(encoded);
+    if (decoded.ok()) CachePut(seq, std::make_shared<const NodeBlock>(std::move(*decoded)));
+  }
+
   void ClearCache() {
     lru.clear();
     cache.clear();
@@ -90,14 +110,7 @@ struct Bee::Impl {
     auto decoded = DecodeNode(raw);
     if (!decoded.ok()) return decoded.status().WithContext("block " + std::to_string(seq));
     auto block = std::make_shared<const NodeBlock>(std::move(*decoded));
-    lru.emplace_front(seq, block);
-    cache[seq] = lru.begin();
-    cache_bytes += Footprint(*block);
-    while (cache_bytes > cache_limit && lru.size() > 1) {
-      cache_bytes -= Footprint(*lru.back().second);
-      cache.erase(lru.back().first);
-      lru.pop_back();
-    }
+    CachePut(seq, block);
     return block;
   }
 
@@ -293,8 +306,10 @@ struct Bee::Impl {
       pending.push_back(Pending{seq, Bytes(key.begin(), key.end()), value, std::move(index)});
       return Status::OK();
     }
-    SHOAL_ASSIGN_OR_RETURN(uint64_t length, log->Append(EncodeBlock(index, key, value)));
+    Bytes encoded = EncodeBlock(index, key, value);
+    SHOAL_ASSIGN_OR_RETURN(uint64_t length, log->Append(encoded));
     if (length != seq + 1) return Status::Corruption("the log grew under the database");
+    CacheWritten(seq, encoded);
     return Status::OK();
   }
 
@@ -330,6 +345,7 @@ struct Bee::Impl {
     const uint64_t expect = pending.back().seq + 1;
     SHOAL_ASSIGN_OR_RETURN(uint64_t length, log->Append(views));
     if (length != expect) return Status::Corruption("the log grew under the database");
+    for (size_t i = 0; i < blocks.size(); i++) CacheWritten(pending[i].seq, blocks[i]);
     return Status::OK();
   }
 
