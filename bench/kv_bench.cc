@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "bench_util.h"
 #include "base/result.h"
 #include "base/status.h"
 #include "kv/bee.h"
@@ -53,8 +54,6 @@
 
 namespace shoal::bench {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // Loops that measure a rate stop after this long, whatever their count.
 constexpr double kTimeLimitSeconds = 10.0;
@@ -73,33 +72,8 @@ struct Counts {
   uint64_t gets = 100'000;
 };
 
-// Marsaglia's xorshift32; kv_bench.js has the same generator.
-class Rng {
- public:
-  explicit Rng(uint32_t seed) : x_(seed) {}
-  uint32_t Next() {
-    x_ ^= x_ << 13;
-    x_ ^= x_ >> 17;
-    x_ ^= x_ << 5;
-    return x_;
-  }
 
- private:
-  uint32_t x_;
-};
 
-void PutWordLE(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-
-std::vector<Bytes> MakeItems(uint64_t count, size_t size, uint32_t seed) {
-  Rng rng(seed);
-  std::vector<Bytes> items(count, Bytes(size));
-  for (Bytes& item : items) {
-    for (size_t i = 0; i < size; i += 4) PutWordLE(item.data() + i, rng.Next());
-  }
-  return items;
-}
 
 // The keys, their values, and the order of the random gets (indices into
 // both), as kv_bench.js makes them.
@@ -117,33 +91,7 @@ struct Data {
   }
 };
 
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
-// A directory removed with everything in it when this goes out of scope.
-class TempDir {
- public:
-  static Result<TempDir> Create() {
-    const char* base = std::getenv("TMPDIR");
-    std::string path = std::string(base && *base ? base : "/tmp") + "/shoal-kv-bench-XXXXXX";
-    if (mkdtemp(path.data()) == nullptr) {
-      return Status::IOError("mkdtemp " + path + ": " + std::strerror(errno));
-    }
-    return TempDir(path);
-  }
-  TempDir(TempDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
-  TempDir(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  explicit TempDir(std::string path) : path_(std::move(path)) {}
-  std::string path_;
-};
 
 // A fresh store in its own temporary directory, with a database in one log.
 // Members are destroyed bottom up: the database, the log, then the store that

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "bench_util.h"
 #include "base/result.h"
 #include "base/status.h"
 #include "log/log.h"
@@ -36,8 +37,6 @@
 
 namespace shoal::bench {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // Every measured loop stops after this long, whatever its count.
 constexpr double kTimeLimitSeconds = 10.0;
@@ -61,62 +60,11 @@ struct Counts {
   uint64_t large_batch = 16;
 };
 
-// Marsaglia's xorshift32; log_bench.js has the same generator.
-class Rng {
- public:
-  explicit Rng(uint32_t seed) : x_(seed) {}
-  uint32_t Next() {
-    x_ ^= x_ << 13;
-    x_ ^= x_ >> 17;
-    x_ ^= x_ << 5;
-    return x_;
-  }
 
- private:
-  uint32_t x_;
-};
-
-void PutWordLE(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
 
 // `count` distinct blocks of `size` bytes, filled with little-endian words.
-std::vector<Bytes> MakePool(size_t count, size_t size, uint32_t seed) {
-  Rng rng(seed);
-  std::vector<Bytes> pool(count, Bytes(size));
-  for (Bytes& block : pool) {
-    for (size_t i = 0; i < size; i += 4) PutWordLE(block.data() + i, rng.Next());
-  }
-  return pool;
-}
 
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
-// A directory removed with everything in it when this goes out of scope.
-class TempDir {
- public:
-  static Result<TempDir> Create() {
-    const char* base = std::getenv("TMPDIR");
-    std::string path = std::string(base && *base ? base : "/tmp") + "/shoal-bench-XXXXXX";
-    if (mkdtemp(path.data()) == nullptr) {
-      return Status::IOError("mkdtemp " + path + ": " + std::strerror(errno));
-    }
-    return TempDir(path);
-  }
-  TempDir(TempDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
-  TempDir(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  explicit TempDir(std::string path) : path_(std::move(path)) {}
-  std::string path_;
-};
 
 // A fresh store in its own temporary directory, with one writable log.
 // Members are destroyed bottom up: the log, then the store that must outlive
@@ -154,7 +102,7 @@ void PrintOps(std::string_view bench, double ops_per_second) {
 
 // Ops per second of single-block appends.
 Result<double> AppendSingle(const Counts& c) {
-  auto pool = MakePool(kSmallPool, kSmallBlock, kSmallSeed);
+  auto pool = MakeItems(kSmallPool, kSmallBlock, kSmallSeed);
   SHOAL_ASSIGN_OR_RETURN(Fixture f, Fixture::Create());
   uint64_t done = 0;
   const auto start = Clock::now();
@@ -169,7 +117,7 @@ Result<double> AppendSingle(const Counts& c) {
 
 // Blocks per second when each call appends `batch_size` blocks.
 Result<double> AppendBatched(const Counts& c) {
-  auto pool = MakePool(kSmallPool, kSmallBlock, kSmallSeed);
+  auto pool = MakeItems(kSmallPool, kSmallBlock, kSmallSeed);
   SHOAL_ASSIGN_OR_RETURN(Fixture f, Fixture::Create());
   std::vector<ByteView> batch(c.batch_size);
   uint64_t done = 0;
@@ -191,7 +139,7 @@ struct GetResult {
 
 // Random gets over a reopened log of `get_log` blocks.
 Result<GetResult> GetRandom(const Counts& c) {
-  auto pool = MakePool(kSmallPool, kSmallBlock, kSmallSeed);
+  auto pool = MakeItems(kSmallPool, kSmallBlock, kSmallSeed);
   SHOAL_ASSIGN_OR_RETURN(Fixture f, Fixture::Create());
   std::vector<ByteView> batch;
   for (uint64_t i = 0; i < c.get_log;) {
@@ -232,7 +180,7 @@ Result<GetResult> GetRandom(const Counts& c) {
 // database options: 1 KiB values under sequential 18-byte keys, `batch_size`
 // per write batch, with nothing else (no tree, no signature, no checksum).
 Result<double> RawBatchedPuts(const Counts& c) {
-  auto pool = MakePool(kSmallPool, kSmallBlock, kSmallSeed);
+  auto pool = MakeItems(kSmallPool, kSmallBlock, kSmallSeed);
   SHOAL_ASSIGN_OR_RETURN(TempDir dir, TempDir::Create());
   SHOAL_ASSIGN_OR_RETURN(auto db, storage::Db::Open(dir.path() + "/db"));
   uint64_t done = 0;
@@ -252,7 +200,7 @@ Result<double> RawBatchedPuts(const Counts& c) {
 
 // Random gets of 1 KiB values from the raw database, reopened as above.
 Result<double> RawRandomGets(const Counts& c) {
-  auto pool = MakePool(kSmallPool, kSmallBlock, kSmallSeed);
+  auto pool = MakeItems(kSmallPool, kSmallBlock, kSmallSeed);
   SHOAL_ASSIGN_OR_RETURN(TempDir dir, TempDir::Create());
   uint8_t key[18] = {0x10};
   {
@@ -287,7 +235,7 @@ void PrintOpsWithLimit(std::string_view bench, double ops_per_second, double lim
 
 // MB/s (10^6 bytes) of 64 KiB blocks appended `large_batch` at a time.
 Result<double> AppendLarge(const Counts& c) {
-  auto pool = MakePool(kLargePool, kLargeBlock, kLargeSeed);
+  auto pool = MakeItems(kLargePool, kLargeBlock, kLargeSeed);
   SHOAL_ASSIGN_OR_RETURN(Fixture f, Fixture::Create());
   const uint64_t total = c.large_bytes / kLargeBlock;
   std::vector<ByteView> batch(c.large_batch);
@@ -305,7 +253,7 @@ Result<double> AppendLarge(const Counts& c) {
 // MB/s of the disk under $TMPDIR: `large_bytes` written 64 KiB per write(),
 // then one fdatasync, all timed.
 Result<double> DiskWrite(const Counts& c) {
-  auto pool = MakePool(kLargePool, kLargeBlock, kLargeSeed);
+  auto pool = MakeItems(kLargePool, kLargeBlock, kLargeSeed);
   SHOAL_ASSIGN_OR_RETURN(TempDir dir, TempDir::Create());
   const std::string path = dir.path() + "/disk";
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);

@@ -70,6 +70,13 @@ Result<uint64_t> ParseIndex(const std::string& s) {
   return std::stoull(s);
 }
 
+// An optional index: none when `text` is empty.
+Result<std::optional<uint64_t>> ParseOptionalIndex(const std::string& text) {
+  if (text.empty()) return std::optional<uint64_t>();
+  SHOAL_ASSIGN_OR_RETURN(uint64_t n, ParseIndex(text));
+  return std::optional<uint64_t>(n);
+}
+
 class Runner {
  public:
   Runner(Home& home, Io& io) : home_(home), io_(io) {}
@@ -280,13 +287,9 @@ class Runner {
   int KvGet(const std::string& name, const std::string& key, const std::string& version) {
     auto bee = OpenBee(name, false);
     if (!bee.ok()) return Fail(bee.status());
-    std::optional<uint64_t> v;
-    if (!version.empty()) {
-      auto parsed = ParseIndex(version);
-      if (!parsed.ok()) return Fail(parsed.status());
-      v = *parsed;
-    }
-    auto entry = (*bee)->Get(AsBytes(key), v);
+    auto v = ParseOptionalIndex(version);
+    if (!v.ok()) return Fail(v.status());
+    auto entry = (*bee)->Get(AsBytes(key), *v);
     if (!entry.ok()) return Fail(entry.status());
     if (!entry->has_value()) return Fail(Status::NotFound("no key '" + key + "'"));
     io_.out << AsString((*entry)->value) << "\n";
@@ -306,15 +309,11 @@ class Runner {
              bool json) {
     auto from = ParseIndex(from_text);
     if (!from.ok()) return Fail(from.status());
-    std::optional<uint64_t> to;
-    if (!to_text.empty()) {
-      auto parsed = ParseIndex(to_text);
-      if (!parsed.ok()) return Fail(parsed.status());
-      to = *parsed;
-    }
+    auto to = ParseOptionalIndex(to_text);
+    if (!to.ok()) return Fail(to.status());
     auto bee = OpenBee(name, false);
     if (!bee.ok()) return Fail(bee.status());
-    auto diff = (*bee)->Diff(*from, to);
+    auto diff = (*bee)->Diff(*from, *to);
     if (!diff.ok()) return Fail(diff.status());
     auto side = [](const std::optional<kv::Entry>& e) {
       if (!e) return nlohmann::ordered_json();
@@ -383,13 +382,9 @@ class Runner {
            bool json) {
     auto bee = OpenBee(name, false);
     if (!bee.ok()) return Fail(bee.status());
-    std::optional<uint64_t> v;
-    if (!version.empty()) {
-      auto parsed = ParseIndex(version);
-      if (!parsed.ok()) return Fail(parsed.status());
-      v = *parsed;
-    }
-    auto entries = (*bee)->List(range, v);
+    auto v = ParseOptionalIndex(version);
+    if (!v.ok()) return Fail(v.status());
+    auto entries = (*bee)->List(range, *v);
     if (!entries.ok()) return Fail(entries.status());
     if (json) {
       nlohmann::ordered_json out = nlohmann::ordered_json::array();

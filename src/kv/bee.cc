@@ -44,6 +44,19 @@ struct TreeNode {
 
 using NodePtr = std::shared_ptr<TreeNode>;
 
+// Whether `key` lies within the bounds of `r` (its order and limit aside).
+bool AboveLower(ByteView key, const Range& r) {
+  if (r.gt && Compare(key, *r.gt) <= 0) return false;
+  if (r.gte && Compare(key, *r.gte) < 0) return false;
+  return true;
+}
+bool BelowUpper(ByteView key, const Range& r) {
+  if (r.lt && Compare(key, *r.lt) >= 0) return false;
+  if (r.lte && Compare(key, *r.lte) > 0) return false;
+  return true;
+}
+bool InRange(ByteView key, const Range& r) { return AboveLower(key, r) && BelowUpper(key, r); }
+
 NodePtr NewNode() {
   auto n = std::make_shared<TreeNode>();
   n->changed = true;
@@ -592,17 +605,6 @@ struct Bee::Impl {
     return std::optional<Entry>();
   }
 
-  bool AboveLower(ByteView k, const Range& r) {
-    if (r.gt && Compare(k, *r.gt) <= 0) return false;
-    if (r.gte && Compare(k, *r.gte) < 0) return false;
-    return true;
-  }
-  bool BelowUpper(ByteView k, const Range& r) {
-    if (r.lt && Compare(k, *r.lt) >= 0) return false;
-    if (r.lte && Compare(k, *r.lte) > 0) return false;
-    return true;
-  }
-
   // In-order walk that skips subtrees wholly outside the range.
   Status Walk(NodePtr n, const Range& r, std::vector<Entry>& out, int depth) {
     if (depth > kMaxDepth) return Status::Corruption("hyperbee tree is too deep");
@@ -621,7 +623,7 @@ struct Bee::Impl {
     };
     auto visit_key = [&](size_t i) -> Status {
       if (out.size() >= r.limit) return Status::OK();
-      if (!AboveLower(keys[i], r) || !BelowUpper(keys[i], r)) return Status::OK();
+      if (!InRange(keys[i], r)) return Status::OK();
       SHOAL_ASSIGN_OR_RETURN(auto e, EntryOf(n->keys[i]));
       out.push_back(std::move(*e));
       return Status::OK();
@@ -950,15 +952,6 @@ Watch::~Watch() {
 }
 
 void Watch::Run() {
-  auto in_range = [this](const Bytes& key) {
-    const Range& r = range_;
-    auto cmp = [&](const Bytes& b) { return Compare(key, b); };
-    if (r.gt && cmp(*r.gt) <= 0) return false;
-    if (r.gte && cmp(*r.gte) < 0) return false;
-    if (r.lt && cmp(*r.lt) >= 0) return false;
-    if (r.lte && cmp(*r.lte) > 0) return false;
-    return true;
-  };
   std::unique_lock lock(mu_);
   while (true) {
     cv_.wait(lock, [this] { return dirty_ || stop_; });
@@ -978,7 +971,7 @@ void Watch::Run() {
       } else {
         for (const DiffEntry& d : *diff) {
           const Entry& e = d.after ? *d.after : *d.before;
-          if (in_range(e.key)) {
+          if (InRange(e.key, range_)) {
             changed = true;
             break;
           }

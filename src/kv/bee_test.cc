@@ -27,9 +27,7 @@ using Model = std::map<std::string, std::string>;
 std::vector<std::pair<std::string, std::string>> Expected(const Model& m, const Range& r) {
   std::vector<std::pair<std::string, std::string>> out;
   auto in = [&](const std::string& k) {
-    ByteView kb = AsBytes(k);
-    auto cmp = [&](const Bytes& b) { return std::string(k).compare(std::string(AsString(b))); };
-    (void)kb;
+    auto cmp = [&](const Bytes& b) { return k.compare(std::string(AsString(b))); };
     if (r.gt && cmp(*r.gt) <= 0) return false;
     if (r.gte && cmp(*r.gte) < 0) return false;
     if (r.lt && cmp(*r.lt) >= 0) return false;
