@@ -5,6 +5,8 @@
 #include <functional>
 #include <list>
 
+#include "kv/block_cache.h"
+
 namespace shoal::kv {
 namespace {
 
@@ -69,62 +71,42 @@ struct Bee::Impl {
   std::shared_ptr<log::Log> log;
   std::mutex mu;
   uint64_t cache_fork = 0;
-  // Decoded blocks, least recently used first out, within cache_limit bytes.
-  using CacheList = std::list<std::pair<uint64_t, std::shared_ptr<const NodeBlock>>>;
-  CacheList lru;
-  std::unordered_map<uint64_t, CacheList::iterator> cache;
-  size_t cache_bytes = 0;
-  size_t cache_limit = kDefaultCacheBytes;
-
-  static size_t Footprint(const NodeBlock& b) {
-    size_t n = sizeof(NodeBlock) + 64 + b.key.size() + (b.value ? b.value->size() : 0);
-    for (const Level& l : b.index) n += sizeof(Level) + 8 * (l.keys.size() + l.children.size());
-    return n;
-  }
-
-  void CachePut(uint64_t seq, std::shared_ptr<const NodeBlock> block) {
-    if (cache.count(seq)) return;
-    lru.emplace_front(seq, block);
-    cache[seq] = lru.begin();
-    cache_bytes += Footprint(*block);
-    while (cache_bytes > cache_limit && lru.size() > 1) {
-      cache_bytes -= Footprint(*lru.back().second);
-      cache.erase(lru.back().first);
-      lru.pop_back();
-    }
-  }
+  BlockCache cache{kDefaultCacheBytes};
 
   // Keeps blocks this Bee just appended, so the next operation does not read
   // its root back from the log.
-  void CacheWritten(uint64_t seq, ByteView encoded) {
+  void CacheWritten(uint64_t seq, NodeBlock&& block) {
     if (log->fork() != cache_fork) return;
-    auto decoded = DecodeNode(encoded);
-    if (decoded.ok()) CachePut(seq, std::make_shared<const NodeBlock>(std::move(*decoded)));
+    cache.Insert(seq, std::make_shared<const NodeBlock>(std::move(block)));
   }
 
-  void ClearCache() {
-    lru.clear();
-    cache.clear();
-    cache_bytes = 0;
+  // Drops the cache when the log was truncated since it was filled.
+  void CheckFork() {
+    uint64_t fork = log->fork();
+    if (fork != cache_fork) {
+      cache.Clear();
+      cache_fork = fork;
+    }
   }
 
-  Result<std::shared_ptr<const NodeBlock>> Block(uint64_t seq) {
+  // Reads and caches block `seq`; the pointer is valid until the next cache
+  // insert (any later Find, Load or Block may insert).
+  Result<const NodeBlock*> Load(uint64_t seq) {
     if (seq == 0) return Status::Corruption("a hyperbee index points at the header");
-    if (log->fork() != cache_fork) {
-      ClearCache();
-      cache_fork = log->fork();
-    }
-    auto it = cache.find(seq);
-    if (it != cache.end()) {
-      lru.splice(lru.begin(), lru, it->second);
-      return it->second->second;
-    }
+    CheckFork();
+    if (const NodeBlock* b = cache.Find(seq)) return b;
     SHOAL_ASSIGN_OR_RETURN(Bytes raw, log->Get(seq));
     auto decoded = DecodeNode(raw);
     if (!decoded.ok()) return decoded.status().WithContext("block " + std::to_string(seq));
     auto block = std::make_shared<const NodeBlock>(std::move(*decoded));
-    CachePut(seq, block);
-    return block;
+    const NodeBlock* p = block.get();
+    cache.Insert(seq, std::move(block));
+    return p;
+  }
+
+  Result<std::shared_ptr<const NodeBlock>> Block(uint64_t seq) {
+    SHOAL_RETURN_IF_ERROR(Load(seq).status());
+    return cache.Shared(seq);
   }
 
   // The key of the block being built, which is not in the log yet.
@@ -134,15 +116,22 @@ struct Bee::Impl {
   // The seq the next operation writes.
   uint64_t NextSeq() { return log->length() + pending.size(); }
 
-  Result<Bytes> Key(uint64_t seq) {
-    if (seq == pending_seq && seq != 0) return pending_key;
+  // The key of block `seq`: valid until the next cache insert, so compare
+  // it before looking up another block.
+  Result<ByteView> KeyView(uint64_t seq) {
+    if (seq == pending_seq && seq != 0) return ByteView(pending_key);
     if (!pending.empty() && seq >= pending.front().seq) {
       uint64_t i = seq - pending.front().seq;
       if (i >= pending.size()) return Status::Corruption("key of a block past the batch");
-      return pending[i].key;
+      return ByteView(pending[i].key);
     }
-    SHOAL_ASSIGN_OR_RETURN(auto b, Block(seq));
-    return b->key;
+    SHOAL_ASSIGN_OR_RETURN(const NodeBlock* b, Load(seq));
+    return ByteView(b->key);
+  }
+
+  Result<Bytes> Key(uint64_t seq) {
+    SHOAL_ASSIGN_OR_RETURN(ByteView k, KeyView(seq));
+    return Bytes(k.begin(), k.end());
   }
 
   // The node at level `offset` of block `seq`. Pointers may not lead forward
@@ -216,7 +205,7 @@ struct Bee::Impl {
     int c = 0;
     while (s < e) {
       size_t mid = (s + e) >> 1;
-      SHOAL_ASSIGN_OR_RETURN(Bytes k, Key(n.keys[mid]));
+      SHOAL_ASSIGN_OR_RETURN(ByteView k, KeyView(n.keys[mid]));
       c = Compare(key, k);
       if (c == 0) return std::make_pair(mid, 0);
       if (c < 0) e = mid;
@@ -283,22 +272,24 @@ struct Bee::Impl {
     return index;
   }
 
-  static Bytes EncodeBlock(const std::vector<std::shared_ptr<ChildRef>>& index, ByteView key,
-                           const std::optional<Bytes>& value) {
+  static NodeBlock BuildBlock(const std::vector<std::shared_ptr<ChildRef>>& index, ByteView key,
+                              const std::optional<Bytes>& value) {
     NodeBlock block;
+    block.index.reserve(index.size());
     block.key.assign(key.begin(), key.end());
     block.value = value;
     for (const auto& entry : index) {
       const TreeNode& n = *entry->value;
       Level level;
       level.keys = n.keys;
+      level.children.reserve(2 * n.children.size());
       for (const auto& c : n.children) {
         level.children.push_back(c->seq);
         level.children.push_back(c->offset);
       }
       block.index.push_back(std::move(level));
     }
-    return EncodeNode(block);
+    return block;
   }
 
   // A block not yet appended: the key, value and index of one operation of a
@@ -319,10 +310,10 @@ struct Bee::Impl {
       pending.push_back(Pending{seq, Bytes(key.begin(), key.end()), value, std::move(index)});
       return Status::OK();
     }
-    Bytes encoded = EncodeBlock(index, key, value);
-    SHOAL_ASSIGN_OR_RETURN(uint64_t length, log->Append(encoded));
+    NodeBlock block = BuildBlock(index, key, value);
+    SHOAL_ASSIGN_OR_RETURN(uint64_t length, log->Append(EncodeNode(block)));
     if (length != seq + 1) return Status::Corruption("the log grew under the database");
-    CacheWritten(seq, encoded);
+    CacheWritten(seq, std::move(block));
     return Status::OK();
   }
 
@@ -330,7 +321,10 @@ struct Bee::Impl {
   // only the nodes that still belong to it once the batch is done
   // (hyperbee Batch.toBlocks); the last one holds the whole changed path.
   Status Flush() {
+    std::vector<NodeBlock> built;
     std::vector<Bytes> blocks;
+    built.reserve(pending.size());
+    blocks.reserve(pending.size());
     for (size_t i = 0; i < pending.size(); i++) {
       Pending& p = pending[i];
       auto& index = p.index;
@@ -351,14 +345,15 @@ struct Bee::Impl {
           }
         }
       }
-      blocks.push_back(EncodeBlock(index, p.key, p.value));
+      built.push_back(BuildBlock(index, p.key, p.value));
+      blocks.push_back(EncodeNode(built.back()));
     }
     if (blocks.empty()) return Status::OK();
     std::vector<ByteView> views(blocks.begin(), blocks.end());
     const uint64_t expect = pending.back().seq + 1;
     SHOAL_ASSIGN_OR_RETURN(uint64_t length, log->Append(views));
     if (length != expect) return Status::Corruption("the log grew under the database");
-    for (size_t i = 0; i < blocks.size(); i++) CacheWritten(pending[i].seq, blocks[i]);
+    for (size_t i = 0; i < built.size(); i++) CacheWritten(pending[i].seq, std::move(built[i]));
     return Status::OK();
   }
 
@@ -589,6 +584,7 @@ struct Bee::Impl {
   }
 
   Result<std::optional<Entry>> Get(ByteView key, uint64_t version) {
+    if (pending.empty() || version != pending.back().seq + 1) return GetStored(key, version);
     SHOAL_ASSIGN_OR_RETURN(NodePtr node, Root(version));
     for (int depth = 0; node; depth++) {
       if (depth > kMaxDepth) return Status::Corruption("hyperbee tree is too deep");
@@ -603,6 +599,47 @@ struct Bee::Impl {
       SHOAL_ASSIGN_OR_RETURN(node, Child(*node, found.first));
     }
     return std::optional<Entry>();
+  }
+
+  // Get at a version in the log: walks the cached levels themselves, with no
+  // TreeNode built, and checks each pointer as it follows it.
+  Result<std::optional<Entry>> GetStored(ByteView key, uint64_t version) {
+    if (version < 2) return std::optional<Entry>();
+    uint64_t seq = version - 1, offset = 0;
+    for (int depth = 0;; depth++) {
+      if (depth > kMaxDepth) return Status::Corruption("hyperbee tree is too deep");
+      SHOAL_ASSIGN_OR_RETURN(auto block, Block(seq));
+      if (offset >= block->index.size()) {
+        return Status::Corruption("block " + std::to_string(seq) + " has no index level " +
+                                  std::to_string(offset));
+      }
+      if (Equal(block->key, key)) {
+        if (IsDeletion(*block, seq)) return std::optional<Entry>();
+        return EntryOf(seq);
+      }
+      const Level& level = block->index[offset];
+      size_t lo = 0, hi = level.keys.size();
+      while (lo < hi) {
+        size_t mid = (lo + hi) >> 1;
+        uint64_t k = level.keys[mid];
+        if (k == 0 || k > seq) return Status::Corruption("index key points outside the log");
+        SHOAL_ASSIGN_OR_RETURN(ByteView probe, KeyView(k));
+        int c = Compare(key, probe);
+        if (c == 0) return EntryOf(k);
+        if (c < 0) hi = mid;
+        else lo = mid + 1;
+      }
+      if (level.children.empty()) return std::optional<Entry>();
+      if (level.children.size() != 2 * (level.keys.size() + 1)) {
+        return Status::Corruption("index node has the wrong number of children");
+      }
+      uint64_t cs = level.children[2 * lo], co = level.children[2 * lo + 1];
+      if (cs == 0 || cs > seq || (cs == seq && co == offset)) {
+        return Status::Corruption("index child points outside the log or at itself");
+      }
+      seq = cs;
+      offset = co;
+    }
   }
 
   // In-order walk that skips subtrees wholly outside the range.
@@ -830,7 +867,7 @@ Result<std::vector<DiffEntry>> Bee::Diff(uint64_t from, std::optional<uint64_t> 
 Bee::Bee(std::shared_ptr<log::Log> log, const BeeOptions& options)
     : impl_(std::make_unique<Impl>()) {
   impl_->log = std::move(log);
-  impl_->cache_limit = options.cache_bytes;
+  impl_->cache = BlockCache(options.cache_bytes);
 }
 Bee::~Bee() = default;
 
@@ -918,7 +955,7 @@ Result<uint64_t> Bee::Compact() {
     cleared += j - i;
     i = j;
   }
-  impl_->ClearCache();
+  impl_->cache.Clear();
   return cleared;
 }
 

@@ -273,6 +273,7 @@ Status Log::LoadRoots(uint64_t length, std::vector<Node>* roots) const {
 
 // Reads meta, head, roots and bitfield, and checks the signature.
 Status Log::Load() {
+  tail_group_.reset();
   Bytes meta;
   SHOAL_RETURN_IF_ERROR(db_->Get(LogKey(id_, format::kMeta), &meta).WithContext("log meta"));
   enc::Decoder d(meta);
@@ -459,8 +460,11 @@ Result<uint64_t> Log::AppendImpl(std::span<const ByteView> blocks) {
   SHOAL_ASSIGN_OR_RETURN(next.signature,
                          verifier_->Sign(next.TreeHash(), next.length, next.fork, *key_pair_));
 
-  storage::WriteBatch wb(16 * stored.size() + 4096);
-  SHOAL_RETURN_IF_ERROR(PutLocators(wb, stored));
+  if (!append_batch_) append_batch_ = std::make_unique<storage::WriteBatch>();
+  storage::WriteBatch& wb = *append_batch_;
+  wb.Clear();
+  std::optional<std::pair<uint64_t, Bytes>> tail;
+  SHOAL_RETURN_IF_ERROR(PutLocators(wb, stored, &tail));
   PutRuns(wb, id_, state_.length, next.length - 1, batch.nodes());
 
   bitfield_.SetRange(state_.length, next.length, true);
@@ -468,12 +472,14 @@ Result<uint64_t> Log::AppendImpl(std::span<const ByteView> blocks) {
   state_ = std::move(next);
   PersistBitfieldAndHead(wb);
   SHOAL_RETURN_IF_ERROR(CommitOrReload(wb));
+  tail_group_ = std::move(tail);
   return state_.length;
 }
 
 // Adds the locators of `stored`, appended at the current length, to `wb`:
 // the group holding the first of them is extended, later groups are new.
-Status Log::PutLocators(storage::WriteBatch& wb, std::span<const ByteView> stored) const {
+Status Log::PutLocators(storage::WriteBatch& wb, std::span<const ByteView> stored,
+                        std::optional<std::pair<uint64_t, Bytes>>* tail) const {
   constexpr uint64_t kGroup = format::kLocatorGroupBlocks;
   uint64_t index = state_.length;
   LocatorGroup g;
@@ -481,9 +487,13 @@ Status Log::PutLocators(storage::WriteBatch& wb, std::span<const ByteView> store
   if (index % kGroup != 0) {
     Bytes value;
     uint64_t group = index / kGroup;
-    Status s = db_->Get(LogKey(id_, format::kLocatorGroup, group), &value);
-    if (s.IsNotFound()) s = Status::Corruption("the locators of the last blocks are missing");
-    SHOAL_RETURN_IF_ERROR(s);
+    if (tail_group_ && tail_group_->first == group) {
+      value = tail_group_->second;
+    } else {
+      Status s = db_->Get(LogKey(id_, format::kLocatorGroup, group), &value);
+      if (s.IsNotFound()) s = Status::Corruption("the locators of the last blocks are missing");
+      SHOAL_RETURN_IF_ERROR(s);
+    }
     SHOAL_ASSIGN_OR_RETURN(g, DecodeLocatorGroup(value, group));
     if (g.blocks.size() < index % kGroup) {
       return Status::Corruption("locator group " + Num(group) + " lacks blocks of the log");
@@ -499,14 +509,18 @@ Status Log::PutLocators(storage::WriteBatch& wb, std::span<const ByteView> store
       g.blocks.clear();
     }
   }
+  tail->reset();
   if (!g.blocks.empty()) {
-    wb.Put(LogKey(id_, format::kLocatorGroup, index / kGroup), EncodeLocatorGroup(g));
+    Bytes value = EncodeLocatorGroup(g);
+    wb.Put(LogKey(id_, format::kLocatorGroup, index / kGroup), value);
+    tail->emplace(index / kGroup, std::move(value));
   }
   return Status::OK();
 }
 
 Status Log::TruncateImpl(uint64_t length) {
   std::lock_guard lock(mu_);
+  tail_group_.reset();
   if (!key_pair_ || !verifier_) return Status::ReadOnly("this node cannot sign the log");
   if (!file_) return Status::Corruption("the log's writer layout is missing");
   if (length > state_.length) {

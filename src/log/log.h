@@ -153,7 +153,10 @@ class Log {
   void SetContiguous(uint64_t value);
   // Adds bitfield pages and the head to `wb` (see invariant 3).
   void PersistBitfieldAndHead(storage::WriteBatch& wb);
-  Status PutLocators(storage::WriteBatch& wb, std::span<const ByteView> stored) const;
+  // Adds the locators of `stored` to `wb`; `*tail` gets the encoded group
+  // left partly filled (its number and value), if any.
+  Status PutLocators(storage::WriteBatch& wb, std::span<const ByteView> stored,
+                     std::optional<std::pair<uint64_t, Bytes>>* tail) const;
   // Writes `wb`; if that fails, reloads the in-memory state from storage.
   Status CommitOrReload(storage::WriteBatch& wb);
 
@@ -177,6 +180,11 @@ class Log {
   Bitfield bitfield_;
   uint64_t contiguous_ = 0;
   std::set<uint64_t> stored_pages_;  // bitfield pages present in storage
+  // The writer's last, partly filled locator group as stored, so an append
+  // need not read it back; empty when unknown.
+  std::optional<std::pair<uint64_t, Bytes>> tail_group_;
+  // Reused by appends so each does not allocate a fresh buffer.
+  std::unique_ptr<storage::WriteBatch> append_batch_;
 
   std::mutex listeners_mu_;  // never held with mu_
   uint64_t next_listener_ = 1;
