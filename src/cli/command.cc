@@ -145,7 +145,9 @@ class Runner {
     auto found = Find(name);
     if (!found.ok()) return Fail(found.status());
     log::Log& log = **found;
-    log::TreeState st = log.state();
+    auto state = log.state();
+    if (!state.ok()) return Fail(state.status());
+    const log::TreeState& st = *state;
     nlohmann::ordered_json j;
     j["name"] = log.name();
     j["key"] = ToHex(log.key());

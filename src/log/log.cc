@@ -189,7 +189,10 @@ Log::Log(storage::Db* db, uint64_t id, std::string blocks_path)
     : db_(db), id_(id), blocks_path_(std::move(blocks_path)),
       reader_(std::make_unique<Reader>(db, id)) {}
 
-Log::~Log() = default;
+Log::~Log() {
+  std::lock_guard lock(mu_);
+  (void)SignLocked();  // best effort: the next open or read signs otherwise
+}
 
 Status Log::UseWriterLayout() {
   reader_->set_runs(true);
@@ -218,9 +221,28 @@ uint64_t Log::contiguous_length() const {
   std::lock_guard lock(mu_);
   return contiguous_;
 }
-TreeState Log::state() const {
+Result<TreeState> Log::state() {
   std::lock_guard lock(mu_);
+  SHOAL_RETURN_IF_ERROR(SignLocked());
   return state_;
+}
+
+Status Log::Sign() {
+  std::lock_guard lock(mu_);
+  return SignLocked();
+}
+
+Status Log::SignLocked() {
+  if (signed_length_ == state_.length || !key_pair_ || !verifier_) return Status::OK();
+  SHOAL_ASSIGN_OR_RETURN(Bytes signature, verifier_->Sign(state_.TreeHash(), state_.length,
+                                                           state_.fork, *key_pair_));
+  // The signature is derived from what storage already holds, so it is kept
+  // even if writing the head fails: the stored head stays valid, only older.
+  state_.signature = std::move(signature);
+  signed_length_ = state_.length;
+  storage::WriteBatch wb;
+  wb.Put(LogKey(id_, format::kHead), EncodeHead());
+  return db_->Write(wb, sync_.load());
 }
 Hash Log::tree_hash() const {
   std::lock_guard lock(mu_);
@@ -251,6 +273,7 @@ Bytes Log::EncodeHead() const {
   e.Uint(state_.fork);
   e.Uint(state_.length);
   e.Uint(contiguous_);
+  e.Uint(signed_length_);
   e.Buffer(state_.signature);
   return e.Take();
 }
@@ -274,6 +297,7 @@ Status Log::LoadRoots(uint64_t length, std::vector<Node>* roots) const {
 // Reads meta, head, roots and bitfield, and checks the signature.
 Status Log::Load() {
   tail_group_.reset();
+  signed_length_ = 0;
   Bytes meta;
   SHOAL_RETURN_IF_ERROR(db_->Get(LogKey(id_, format::kMeta), &meta).WithContext("log meta"));
   enc::Decoder d(meta);
@@ -308,28 +332,43 @@ Status Log::Load() {
   if (s.IsNotFound()) return Status::OK();  // an empty log
   SHOAL_RETURN_IF_ERROR(s);
   enc::Decoder h(head);
-  if (h.Uint() != format::kHeadVersion) return Status::NotSupported("log head version");
+  const uint64_t version = h.Uint();
+  if (version != 1 && version != format::kHeadVersion) {
+    return Status::NotSupported("log head version");
+  }
   state_.fork = h.Uint();
   state_.length = h.Uint();
   contiguous_ = h.Uint();
+  signed_length_ = version == 1 ? state_.length : h.Uint();
   ByteView sig = h.Buffer();
   state_.signature.assign(sig.begin(), sig.end());
-  if (!h.Finish().ok() || contiguous_ > state_.length) {
+  if (!h.Finish().ok() || contiguous_ > state_.length || signed_length_ > state_.length) {
     return Status::Corruption("log head is unreadable");
   }
   SHOAL_RETURN_IF_ERROR(LoadRoots(state_.length, &state_.roots));
   state_.byte_length = 0;
   for (const Node& r : state_.roots) state_.byte_length += r.size;
-  if (state_.length > 0) {
-    if (!verifier_) return Status::Corruption("log has blocks but no manifest");
-    if (!verifier_->Verify(state_.TreeHash(), state_.length, state_.fork, state_.signature)) {
+  if (state_.length > 0 && !verifier_) return Status::Corruption("log has blocks but no manifest");
+  if (signed_length_ > 0) {
+    // The signature covers the tree at the signed length, which appends
+    // since (unsigned yet) have extended; the tree there is rebuilt from the
+    // stored nodes.
+    TreeState signed_state;
+    signed_state.fork = state_.fork;
+    signed_state.length = signed_length_;
+    if (signed_length_ == state_.length) {
+      signed_state.roots = state_.roots;
+    } else {
+      SHOAL_RETURN_IF_ERROR(LoadRoots(signed_length_, &signed_state.roots));
+    }
+    if (!verifier_->Verify(signed_state.TreeHash(), signed_length_, state_.fork,
+                           state_.signature)) {
       return Status::Corruption("signature does not match the stored tree at length " +
-                                Num(state_.length));
+                                Num(signed_length_));
     }
   }
   if (file_) {
-    // Bytes past the committed (and now verified) length are an append that
-    // never committed.
+    // Bytes past the committed length are an append that never committed.
     SHOAL_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
     if (size > state_.byte_length) SHOAL_RETURN_IF_ERROR(file_->Truncate(state_.byte_length));
   }
@@ -456,9 +495,8 @@ Result<uint64_t> Log::AppendImpl(std::span<const ByteView> blocks) {
   if (sync_.load()) SHOAL_RETURN_IF_ERROR(file_->Sync());
   TreeBatch batch(state_);
   for (const Node& leaf : HashLeaves(state_.length, stored)) batch.AppendLeaf(leaf);
+  // Unsigned: next keeps the signature at signed_length_ (see log.h).
   TreeState next = std::move(batch.state());
-  SHOAL_ASSIGN_OR_RETURN(next.signature,
-                         verifier_->Sign(next.TreeHash(), next.length, next.fork, *key_pair_));
 
   if (!append_batch_) append_batch_ = std::make_unique<storage::WriteBatch>();
   storage::WriteBatch& wb = *append_batch_;
@@ -564,6 +602,7 @@ Status Log::TruncateImpl(uint64_t length) {
   bitfield_.SetRange(length, old_length, false);
   SetContiguous(std::min(contiguous_, length));
   state_ = std::move(next);
+  signed_length_ = length;
   PersistBitfieldAndHead(wb);
   SHOAL_RETURN_IF_ERROR(CommitOrReload(wb));
   // Committed: the bytes past the new length are garbage now.
@@ -664,8 +703,9 @@ Result<std::pair<uint64_t, uint64_t>> Log::Seek(uint64_t bytes) const {
   return SeekBytes(state_, *reader_, bytes, encryption_ ? BlockEncryption::kPadding : 0);
 }
 
-Result<Proof> Log::MakeProof(const ProofRequest& request) const {
+Result<Proof> Log::MakeProof(const ProofRequest& request) {
   std::lock_guard lock(mu_);
+  SHOAL_RETURN_IF_ERROR(SignLocked());
   SHOAL_ASSIGN_OR_RETURN(Proof proof, GenerateProof(state_, *reader_, request));
   if (proof.block) {
     SHOAL_ASSIGN_OR_RETURN(proof.block->value, GetStoredLocked(proof.block->index));
@@ -704,7 +744,10 @@ Status Log::ApplyProofImpl(const Proof& proof) {
   for (const Node& n : verified.nodes) {
     wb.Put(LogKey(id_, format::kNode, n.index), EncodeNodeValue(n));
   }
-  if (verified.upgraded) state_ = verified.state;
+  if (verified.upgraded) {
+    state_ = verified.state;
+    signed_length_ = state_.length;
+  }
   if (proof.block) {
     uint64_t index = proof.block->index;
     PutBlock(wb, id_, index, proof.block->value);
@@ -722,8 +765,19 @@ Status Log::ApplyProofImpl(const Proof& proof) {
 Status Log::Audit() const {
   std::lock_guard lock(mu_);
   if (state_.length == 0) return Status::OK();
-  if (!verifier_ ||
-      !verifier_->Verify(state_.TreeHash(), state_.length, state_.fork, state_.signature)) {
+  // The signature vouches for the tree at signed_length_; the checks of every
+  // parent against its children below carry that to the unsigned tail.
+  TreeState signed_state;
+  signed_state.fork = state_.fork;
+  signed_state.length = signed_length_;
+  if (signed_length_ == state_.length) {
+    signed_state.roots = state_.roots;
+  } else {
+    SHOAL_RETURN_IF_ERROR(LoadRoots(signed_length_, &signed_state.roots));
+  }
+  if (!verifier_ || (signed_length_ > 0 &&
+                     !verifier_->Verify(signed_state.TreeHash(), signed_length_, state_.fork,
+                                        state_.signature))) {
     return Status::Corruption("signature does not match the tree");
   }
   std::vector<Node> roots;

@@ -14,8 +14,18 @@
 // hole punch and a truncate's file cut are not synced; they only free space).
 //
 // Invariants:
-//  1. state_ satisfies the TreeState invariants (merkle.h) and its signature
-//     verifies under verifier_ (checked again at every open);
+//  1. state_ satisfies the TreeState invariants (merkle.h) except that its
+//     signature covers the tree at signed_length_ <= state_.length, and
+//     verifies under verifier_ there (checked again at every open);
+//     signed_length_ < state_.length only on a log this node writes.
+//
+// Signing: appends do not sign. The writer signs its head when the signature
+// is needed — when state() or a proof reads it, and when the log closes — so a
+// burst of appends costs one signature, not one each. Ed25519 signatures are
+// deterministic, so the bytes are those a per-append signer would produce for
+// that length. After a crash the head may be signed at an older length; the
+// open checks that signature against the tree at that length, and the next
+// read of the signature signs the rest.
 //  2. bit i of bitfield_ is set iff block i is stored, and i < length;
 //  3. contiguous_ is the first unset bit; bits below it are implied, and
 //     every bitfield page with a set bit at or above it is in storage and
@@ -79,11 +89,15 @@ class Log {
   uint64_t fork() const;
   // Blocks [0, contiguous_length) are all present.
   uint64_t contiguous_length() const;
-  TreeState state() const;
+  // The signed state: signs the head first if appends left it unsigned (see
+  // "Signing" above), which writes the head.
+  Result<TreeState> state();
+  // Signs and writes the head now if appends left it unsigned; OK otherwise.
+  Status Sign();
   Hash tree_hash() const;
 
-  // Appends blocks with one signature for the whole call. Returns the new
-  // length. ReadOnly on a log this node cannot sign.
+  // Appends blocks; the head is signed later (see "Signing" above). Returns
+  // the new length. ReadOnly on a log this node cannot sign.
   Result<uint64_t> Append(ByteView block);
   Result<uint64_t> Append(std::span<const ByteView> blocks);
 
@@ -107,7 +121,8 @@ class Log {
   Status Clear(uint64_t start, uint64_t end);
 
   // The proof answering `request`, with the stored block value filled in.
-  Result<Proof> MakeProof(const ProofRequest& request) const;
+  // Signs the head first if it is unsigned.
+  Result<Proof> MakeProof(const ProofRequest& request);
   // How many of block `index`'s ancestors this log lacks: the `nodes` to put
   // in a ProofRequest so the answer carries just what is missing.
   Result<uint64_t> MissingNodes(uint64_t index) const;
@@ -125,8 +140,8 @@ class Log {
   void Unsubscribe(uint64_t id);
 
   // Re-checks everything stored: block checksums, every block against its
-  // leaf, every parent against its children, the roots against the
-  // signature. Corruption names the first thing that does not match.
+  // leaf, every parent against its children, the roots at the signed length
+  // against the signature. Corruption names the first thing that does not match.
   Status Audit() const;
 
  private:
@@ -138,6 +153,7 @@ class Log {
   Result<uint64_t> AppendImpl(std::span<const ByteView> blocks);
   Status TruncateImpl(uint64_t length);
   Status ApplyProofImpl(const Proof& proof);
+  Status SignLocked();
   void NotifyListeners();
 
   Status Load();
@@ -177,6 +193,7 @@ class Log {
 
   mutable std::mutex mu_;
   TreeState state_;
+  uint64_t signed_length_ = 0;  // the length state_.signature covers
   Bitfield bitfield_;
   uint64_t contiguous_ = 0;
   std::set<uint64_t> stored_pages_;  // bitfield pages present in storage

@@ -165,7 +165,10 @@ TEST(Corruption, FlippedRootOrSignatureFailsOpen) {
     TempDir dir;
     {
       auto store = DiskStore(dir);
-      FilledLog(*store, 12);  // roots 7 and 19
+      FilledLog(*store, 12);  // roots 7 and 19; signed as the log closes
+    }
+    {
+      auto store = DiskStore(dir);  // tampered with while no log is open
       if (what == 0) FlipNode(*store, 7, 10);
       if (what == 1) {
         Bytes head;
@@ -347,6 +350,67 @@ TEST_F(BadProof, TruncatedEncodingIsMalformed) {
   Bytes extra = wire;
   extra.push_back(0);
   EXPECT_TRUE(DecodeProof(extra).ok());
+}
+
+}  // namespace
+}  // namespace shoal::log
+
+namespace shoal::log {
+namespace {
+
+// A copy of the store taken while the log is open stands for a crash: its
+// head is signed only as far as the last read of the signature.
+TEST(Corruption, UnsignedTailAfterACrashIsSignedOnRead) {
+  TempDir dir, crashed, reference;
+  Bytes expected;
+  {
+    auto store = DiskStore(reference);
+    auto log = FilledLog(*store, 12);
+    expected = log->state()->signature;
+  }
+  {
+    auto store = DiskStore(dir);
+    auto log = *store->OpenLog("victim");
+    for (int i = 0; i < 5; i++) ASSERT_OK(log->Append(AsBytes("block-" + std::to_string(i))).status());
+    ASSERT_OK(log->Sign());
+    for (int i = 5; i < 12; i++) ASSERT_OK(log->Append(AsBytes("block-" + std::to_string(i))).status());
+    std::filesystem::copy(dir.path(), crashed.path(),
+                          std::filesystem::copy_options::recursive |
+                              std::filesystem::copy_options::overwrite_existing);
+  }
+  {
+    auto store = DiskStore(crashed);
+    auto log = *store->OpenLog("victim");
+    EXPECT_EQ(log->length(), 12u);
+    ASSERT_OK(log->Audit());
+    auto state = log->state();
+    ASSERT_OK(state.status());
+    EXPECT_EQ(state->signature, expected);
+    EXPECT_EQ(AsString(*log->Get(11)), "block-11");
+  }
+  {
+    // The signed prefix is still checked at open: a flipped root of the tree
+    // at length 5 fails it even though the head is unsigned past 5.
+    TempDir again, crashed2;
+    {
+      auto store = DiskStore(again);
+      auto log = *store->OpenLog("victim");
+      for (int i = 0; i < 5; i++) ASSERT_OK(log->Append(AsBytes("b" + std::to_string(i))).status());
+      ASSERT_OK(log->Sign());
+      for (int i = 5; i < 12; i++) ASSERT_OK(log->Append(AsBytes("b" + std::to_string(i))).status());
+      std::filesystem::copy(again.path(), crashed2.path(),
+                            std::filesystem::copy_options::recursive |
+                                std::filesystem::copy_options::overwrite_existing);
+    }
+    {
+      auto store = DiskStore(crashed2);
+      FlipNode(*store, 8, 3);  // block 4's leaf, a root of the tree at length 5
+    }
+    auto store = DiskStore(crashed2);
+    auto log = store->OpenLog("victim");
+    ASSERT_FALSE(log.ok());
+    EXPECT_TRUE(log.status().IsCorruption()) << log.status().ToString();
+  }
 }
 
 }  // namespace

@@ -48,7 +48,7 @@ constexpr uint64_t kLocatorGroupBlocks = 16;
 constexpr uint64_t kMaxRunBlocks = 1024;
 
 constexpr uint64_t kMetaVersion = 1;
-constexpr uint64_t kHeadVersion = 1;
+constexpr uint64_t kHeadVersion = 2;  // 1: without the signed length
 
 inline Bytes SeedKey() { return Bytes{kSeed}; }
 inline Bytes NextIdKey() { return Bytes{kNextId}; }

@@ -31,7 +31,7 @@ TEST(Log, MatchesCorestoreByteForByte) {
   EXPECT_EQ(log->byte_length(), 6u);
   EXPECT_EQ(ToHex(log->tree_hash()),
             "45f511522f3ccc90b4b76f89a9ee1ac039febd894778b3e9b06aefe521c52265");
-  EXPECT_EQ(ToHex(log->state().signature),
+  EXPECT_EQ(ToHex(log->state()->signature),
             "01006551aab3fc873da3ad4ffd83ed4138206645a6f49661dc120294a1515a9578c700819d131a487b"
             "4f33e622fe72ad72fa89add93c142359a0b4113ddbb22369070000");
 }
