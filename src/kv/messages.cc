@@ -1,20 +1,77 @@
 #include "kv/messages.h"
 
+#include <cstring>
+
 namespace shoal::kv {
 namespace {
 
-void PutVarint(Bytes& out, uint64_t v) {
+// Encoding sizes everything first and writes into one buffer of the exact
+// size: a node is encoded on every write, so no intermediate buffers.
+size_t VarintSize(uint64_t v) {
+  size_t n = 1;
   while (v >= 0x80) {
-    out.push_back(static_cast<uint8_t>(v | 0x80));
     v >>= 7;
+    n++;
   }
-  out.push_back(static_cast<uint8_t>(v));
+  return n;
 }
 
-void PutBytesField(Bytes& out, uint8_t tag, ByteView b) {
-  out.push_back(tag);
-  PutVarint(out, b.size());
-  out.insert(out.end(), b.begin(), b.end());
+uint8_t* PutVarint(uint8_t* out, uint64_t v) {
+  while (v >= 0x80) {
+    *out++ = static_cast<uint8_t>(v | 0x80);
+    v >>= 7;
+  }
+  *out++ = static_cast<uint8_t>(v);
+  return out;
+}
+
+// Size of a length-delimited field whose payload is `n` bytes.
+size_t FieldSize(size_t n) { return 1 + VarintSize(n) + n; }
+
+uint8_t* PutFieldHeader(uint8_t* out, uint8_t tag, size_t n) {
+  *out++ = tag;
+  return PutVarint(out, n);
+}
+
+uint8_t* PutBytesField(uint8_t* out, uint8_t tag, ByteView b) {
+  out = PutFieldHeader(out, tag, b.size());
+  if (!b.empty()) std::memcpy(out, b.data(), b.size());
+  return out + b.size();
+}
+
+size_t PackedSize(const std::vector<uint64_t>& values) {
+  size_t n = 0;
+  for (uint64_t v : values) n += VarintSize(v);
+  return n;
+}
+
+// A packed field, left out when empty (as protobuf encoders do).
+size_t PackedFieldSize(const std::vector<uint64_t>& values) {
+  return values.empty() ? 0 : FieldSize(PackedSize(values));
+}
+
+uint8_t* PutPacked(uint8_t* out, uint8_t tag, const std::vector<uint64_t>& values) {
+  if (values.empty()) return out;
+  out = PutFieldHeader(out, tag, PackedSize(values));
+  for (uint64_t v : values) out = PutVarint(out, v);
+  return out;
+}
+
+size_t LevelSize(const Level& l) { return PackedFieldSize(l.keys) + PackedFieldSize(l.children); }
+
+size_t IndexSize(const std::vector<Level>& levels) {
+  size_t n = 0;
+  for (const Level& l : levels) n += FieldSize(LevelSize(l));
+  return n;
+}
+
+uint8_t* PutIndex(uint8_t* out, const std::vector<Level>& levels) {
+  for (const Level& l : levels) {
+    out = PutFieldHeader(out, 0x0a, LevelSize(l));
+    out = PutPacked(out, 0x0a, l.keys);
+    out = PutPacked(out, 0x12, l.children);
+  }
+  return out;
 }
 
 // A minimal protobuf reader over a borrowed view.
@@ -83,19 +140,13 @@ Result<std::vector<uint64_t>> Packed(ByteView bytes) {
   return out;
 }
 
-void PutPacked(Bytes& out, uint8_t tag, const std::vector<uint64_t>& values) {
-  Bytes packed;
-  for (uint64_t v : values) PutVarint(packed, v);
-  if (packed.empty()) return;
-  PutBytesField(out, tag, packed);
-}
-
 }  // namespace
 
 Bytes EncodeHeader(const std::optional<Bytes>& metadata) {
-  Bytes out;
-  PutBytesField(out, 0x0a, AsBytes("hyperbee"));
-  if (metadata) PutBytesField(out, 0x12, *metadata);
+  ByteView protocol = AsBytes("hyperbee");
+  Bytes out(FieldSize(protocol.size()) + (metadata ? FieldSize(metadata->size()) : 0));
+  uint8_t* p = PutBytesField(out.data(), 0x0a, protocol);
+  if (metadata) PutBytesField(p, 0x12, *metadata);
   return out;
 }
 
@@ -115,13 +166,8 @@ Status DecodeHeader(ByteView bytes) {
 }
 
 Bytes EncodeIndex(const std::vector<Level>& levels) {
-  Bytes out;
-  for (const Level& l : levels) {
-    Bytes level;
-    PutPacked(level, 0x0a, l.keys);
-    PutPacked(level, 0x12, l.children);
-    PutBytesField(out, 0x0a, level);
-  }
+  Bytes out(IndexSize(levels));
+  PutIndex(out.data(), levels);
   return out;
 }
 
@@ -162,10 +208,13 @@ Result<std::vector<Level>> DecodeIndex(ByteView bytes) {
 }
 
 Bytes EncodeNode(const NodeBlock& node) {
-  Bytes out;
-  PutBytesField(out, 0x0a, EncodeIndex(node.index));
-  PutBytesField(out, 0x12, node.key);
-  if (node.value) PutBytesField(out, 0x1a, *node.value);
+  const size_t index = IndexSize(node.index);
+  Bytes out(FieldSize(index) + FieldSize(node.key.size()) +
+            (node.value ? FieldSize(node.value->size()) : 0));
+  uint8_t* p = PutFieldHeader(out.data(), 0x0a, index);
+  p = PutIndex(p, node.index);
+  p = PutBytesField(p, 0x12, node.key);
+  if (node.value) PutBytesField(p, 0x1a, *node.value);
   return out;
 }
 
