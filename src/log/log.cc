@@ -241,7 +241,7 @@ Status Log::SignLocked() {
   state_.signature = std::move(signature);
   signed_length_ = state_.length;
   storage::WriteBatch wb;
-  wb.Put(LogKey(id_, format::kHead), EncodeHead());
+  PersistHead(wb);
   return db_->Write(wb, sync_.load());
 }
 Hash Log::tree_hash() const {
@@ -298,6 +298,7 @@ Status Log::LoadRoots(uint64_t length, std::vector<Node>* roots) const {
 Status Log::Load() {
   tail_group_.reset();
   signed_length_ = 0;
+  head_length_ = 0;
   Bytes meta;
   SHOAL_RETURN_IF_ERROR(db_->Get(LogKey(id_, format::kMeta), &meta).WithContext("log meta"));
   enc::Decoder d(meta);
@@ -329,8 +330,18 @@ Status Log::Load() {
 
   Bytes head;
   Status s = db_->Get(LogKey(id_, format::kHead), &head);
-  if (s.IsNotFound()) return Status::OK();  // an empty log
-  SHOAL_RETURN_IF_ERROR(s);
+  if (s.IsNotFound()) {
+    // No head: an empty log, or a writer's whose appends wrote none yet.
+    if (file_) SHOAL_RETURN_IF_ERROR(ExtendByRuns());
+    if (state_.length == 0) return Status::OK();
+  } else {
+    SHOAL_RETURN_IF_ERROR(s);
+    SHOAL_RETURN_IF_ERROR(DecodeHead(head));
+  }
+  return LoadTail();
+}
+
+Status Log::DecodeHead(ByteView head) {
   enc::Decoder h(head);
   const uint64_t version = h.Uint();
   if (version != 1 && version != format::kHeadVersion) {
@@ -345,6 +356,36 @@ Status Log::Load() {
   if (!h.Finish().ok() || contiguous_ > state_.length || signed_length_ > state_.length) {
     return Status::Corruption("log head is unreadable");
   }
+  head_length_ = state_.length;
+  if (file_) SHOAL_RETURN_IF_ERROR(ExtendByRuns());
+  return Status::OK();
+}
+
+// Appends since the head was last written left only their node runs: each
+// run that starts at the length extends it (docs/formats/log.md §3.2).
+Status Log::ExtendByRuns() {
+  const uint64_t from = state_.length;
+  auto it = db_->NewIterator(LogKey(id_, format::kNodeRun, from),
+                             LogKey(id_, format::kNodeRun + 1));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    ByteView k = it->key();
+    if (k.size() != 18) return Status::Corruption("node run key is malformed");
+    uint64_t last = GetU64BE(k.data() + 10);
+    enc::Decoder d(it->value());
+    uint64_t first = d.Uint();
+    if (!d.ok() || first != state_.length || last < first) {
+      return Status::Corruption("node run ending at " + Num(last) +
+                                " does not follow on from length " + Num(state_.length));
+    }
+    state_.length = last + 1;
+  }
+  SHOAL_RETURN_IF_ERROR(it->status());
+  if (contiguous_ == from) contiguous_ = state_.length;
+  return Status::OK();
+}
+
+// The rest of Load, once the head and the runs past it gave the length.
+Status Log::LoadTail() {
   SHOAL_RETURN_IF_ERROR(LoadRoots(state_.length, &state_.roots));
   state_.byte_length = 0;
   for (const Node& r : state_.roots) state_.byte_length += r.size;
@@ -397,6 +438,11 @@ void Log::SetContiguous(uint64_t value) {
 }
 
 void Log::PersistBitfieldAndHead(storage::WriteBatch& wb) {
+  PersistBitfield(wb);
+  PersistHead(wb);
+}
+
+void Log::PersistBitfield(storage::WriteBatch& wb) {
   // A page is stored only while it holds a set bit at or above the contiguous
   // length: everything below is implied by the head (invariant 3). So a
   // writer's appends, which keep contiguous == length, write no page at all.
@@ -410,7 +456,11 @@ void Log::PersistBitfieldAndHead(storage::WriteBatch& wb) {
       wb.Delete(LogKey(id_, format::kBitfield, page));
     }
   }
+}
+
+void Log::PersistHead(storage::WriteBatch& wb) {
   wb.Put(LogKey(id_, format::kHead), EncodeHead());
+  head_length_ = state_.length;
 }
 
 Status Log::CommitOrReload(storage::WriteBatch& wb) {
@@ -508,7 +558,11 @@ Result<uint64_t> Log::AppendImpl(std::span<const ByteView> blocks) {
   bitfield_.SetRange(state_.length, next.length, true);
   if (contiguous_ == state_.length) contiguous_ = next.length;
   state_ = std::move(next);
-  PersistBitfieldAndHead(wb);
+  PersistBitfield(wb);
+  // The node runs above extend the stored head's length when the log opens,
+  // so an append rewrites the head only every kHeadIntervalBlocks blocks,
+  // which bounds the runs an open reads (docs/formats/log.md §3.2).
+  if (state_.length - head_length_ >= format::kHeadIntervalBlocks) PersistHead(wb);
   SHOAL_RETURN_IF_ERROR(CommitOrReload(wb));
   tail_group_ = std::move(tail);
   return state_.length;

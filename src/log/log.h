@@ -167,7 +167,12 @@ class Log {
   Bytes EncodeHead() const;
   // Moves contiguous_ to `value`, marking pages that leave the implied prefix.
   void SetContiguous(uint64_t value);
-  // Adds bitfield pages and the head to `wb` (see invariant 3).
+  Status DecodeHead(ByteView head);
+  Status ExtendByRuns();
+  Status LoadTail();
+  // Add bitfield pages (see invariant 3), the head, or both, to `wb`.
+  void PersistBitfield(storage::WriteBatch& wb);
+  void PersistHead(storage::WriteBatch& wb);
   void PersistBitfieldAndHead(storage::WriteBatch& wb);
   // Adds the locators of `stored` to `wb`; `*tail` gets the encoded group
   // left partly filled (its number and value), if any.
@@ -194,6 +199,7 @@ class Log {
   mutable std::mutex mu_;
   TreeState state_;
   uint64_t signed_length_ = 0;  // the length state_.signature covers
+  uint64_t head_length_ = 0;    // the length in the stored head
   Bitfield bitfield_;
   uint64_t contiguous_ = 0;
   std::set<uint64_t> stored_pages_;  // bitfield pages present in storage

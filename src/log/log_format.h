@@ -49,6 +49,9 @@ constexpr uint64_t kMaxRunBlocks = 1024;
 
 constexpr uint64_t kMetaVersion = 1;
 constexpr uint64_t kHeadVersion = 2;  // 1: without the signed length
+// A writer's append rewrites the head once the stored head's length is this
+// many blocks behind; node runs past the head extend it at open (log.md §3.2).
+constexpr uint64_t kHeadIntervalBlocks = 256;
 
 inline Bytes SeedKey() { return Bytes{kSeed}; }
 inline Bytes NextIdKey() { return Bytes{kNextId}; }
