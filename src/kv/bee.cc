@@ -71,20 +71,38 @@ struct Bee::Impl {
   std::shared_ptr<log::Log> log;
   std::mutex mu;
   uint64_t cache_fork = 0;
-  BlockCache cache{kDefaultCacheBytes};
+  // The budget is split: a quarter for keys alone, which every comparison
+  // reads and which are small, the rest for whole decoded blocks.
+  BlockCache cache{kDefaultCacheBytes - kDefaultCacheBytes / 4};
+  KeyCache keys{kDefaultCacheBytes / 4};
+
+  void SetCacheBytes(size_t bytes) {
+    cache = BlockCache(bytes - bytes / 4);
+    keys = KeyCache(bytes / 4);
+  }
+
+  void ClearCaches() {
+    cache.Clear();
+    keys.Clear();
+  }
+
+  void CacheBlock(uint64_t seq, std::shared_ptr<const NodeBlock> block) {
+    keys.Insert(seq, std::make_shared<const Bytes>(block->key));
+    cache.Insert(seq, std::move(block));
+  }
 
   // Keeps blocks this Bee just appended, so the next operation does not read
   // its root back from the log.
   void CacheWritten(uint64_t seq, NodeBlock&& block) {
     if (log->fork() != cache_fork) return;
-    cache.Insert(seq, std::make_shared<const NodeBlock>(std::move(block)));
+    CacheBlock(seq, std::make_shared<const NodeBlock>(std::move(block)));
   }
 
   // Drops the cache when the log was truncated since it was filled.
   void CheckFork() {
     uint64_t fork = log->fork();
     if (fork != cache_fork) {
-      cache.Clear();
+      ClearCaches();
       cache_fork = fork;
     }
   }
@@ -100,7 +118,7 @@ struct Bee::Impl {
     if (!decoded.ok()) return decoded.status().WithContext("block " + std::to_string(seq));
     auto block = std::make_shared<const NodeBlock>(std::move(*decoded));
     const NodeBlock* p = block.get();
-    cache.Insert(seq, std::move(block));
+    CacheBlock(seq, std::move(block));
     return p;
   }
 
@@ -125,6 +143,8 @@ struct Bee::Impl {
       if (i >= pending.size()) return Status::Corruption("key of a block past the batch");
       return ByteView(pending[i].key);
     }
+    CheckFork();
+    if (const Bytes* k = keys.Find(seq)) return ByteView(*k);
     SHOAL_ASSIGN_OR_RETURN(const NodeBlock* b, Load(seq));
     return ByteView(b->key);
   }
@@ -867,7 +887,7 @@ Result<std::vector<DiffEntry>> Bee::Diff(uint64_t from, std::optional<uint64_t> 
 Bee::Bee(std::shared_ptr<log::Log> log, const BeeOptions& options)
     : impl_(std::make_unique<Impl>()) {
   impl_->log = std::move(log);
-  impl_->cache = BlockCache(options.cache_bytes);
+  impl_->SetCacheBytes(options.cache_bytes);
 }
 Bee::~Bee() = default;
 
@@ -955,7 +975,7 @@ Result<uint64_t> Bee::Compact() {
     cleared += j - i;
     i = j;
   }
-  impl_->cache.Clear();
+  impl_->ClearCaches();
   return cleared;
 }
 
