@@ -73,12 +73,12 @@ struct Bee::Impl {
   uint64_t cache_fork = 0;
   // The budget is split: a quarter for keys alone, which every comparison
   // reads and which are small, the rest for whole decoded blocks.
-  BlockCache cache{kDefaultCacheBytes - kDefaultCacheBytes / 4};
-  KeyCache keys{kDefaultCacheBytes / 4};
+  BlockCache cache{kDefaultCacheBytes / 2};
+  KeyCache keys{kDefaultCacheBytes / 2};
 
   void SetCacheBytes(size_t bytes) {
-    cache = BlockCache(bytes - bytes / 4);
-    keys = KeyCache(bytes / 4);
+    cache = BlockCache(bytes - bytes / 2);
+    keys = KeyCache(bytes / 2);
   }
 
   void ClearCaches() {

@@ -297,6 +297,7 @@ Status Log::LoadRoots(uint64_t length, std::vector<Node>* roots) const {
 // Reads meta, head, roots and bitfield, and checks the signature.
 Status Log::Load() {
   tail_group_.reset();
+  locator_cache_.clear();
   signed_length_ = 0;
   head_length_ = 0;
   Bytes meta;
@@ -551,6 +552,7 @@ Result<uint64_t> Log::AppendImpl(std::span<const ByteView> blocks) {
   if (!append_batch_) append_batch_ = std::make_unique<storage::WriteBatch>();
   storage::WriteBatch& wb = *append_batch_;
   wb.Clear();
+  const uint64_t old_length = state_.length;
   std::optional<std::pair<uint64_t, Bytes>> tail;
   SHOAL_RETURN_IF_ERROR(PutLocators(wb, stored, &tail));
   PutRuns(wb, id_, state_.length, next.length - 1, batch.nodes());
@@ -564,6 +566,8 @@ Result<uint64_t> Log::AppendImpl(std::span<const ByteView> blocks) {
   // which bounds the runs an open reads (docs/formats/log.md §3.2).
   if (state_.length - head_length_ >= format::kHeadIntervalBlocks) PersistHead(wb);
   SHOAL_RETURN_IF_ERROR(CommitOrReload(wb));
+  // The group the append extended changed; later groups were not read yet.
+  locator_cache_.erase(old_length / format::kLocatorGroupBlocks);
   tail_group_ = std::move(tail);
   return state_.length;
 }
@@ -613,6 +617,7 @@ Status Log::PutLocators(storage::WriteBatch& wb, std::span<const ByteView> store
 Status Log::TruncateImpl(uint64_t length) {
   std::lock_guard lock(mu_);
   tail_group_.reset();
+  locator_cache_.clear();
   if (!key_pair_ || !verifier_) return Status::ReadOnly("this node cannot sign the log");
   if (!file_) return Status::Corruption("the log's writer layout is missing");
   if (length > state_.length) {
@@ -708,12 +713,17 @@ Result<Bytes> Log::GetStoredLocked(uint64_t index) const {
   Bytes value;
   if (file_) {
     uint64_t group = index / format::kLocatorGroupBlocks;
-    Status s = db_->Get(LogKey(id_, format::kLocatorGroup, group), &value);
-    if (s.IsNotFound()) {
-      return Status::Corruption("block " + Num(index) + " has no locator in storage");
+    auto cached = locator_cache_.find(group);
+    if (cached == locator_cache_.end()) {
+      Status s = db_->Get(LogKey(id_, format::kLocatorGroup, group), &value);
+      if (s.IsNotFound()) {
+        return Status::Corruption("block " + Num(index) + " has no locator in storage");
+      }
+      SHOAL_RETURN_IF_ERROR(s);
+      if (locator_cache_.size() >= kLocatorCacheGroups) locator_cache_.clear();
+      cached = locator_cache_.emplace(group, std::move(value)).first;
     }
-    SHOAL_RETURN_IF_ERROR(s);
-    SHOAL_ASSIGN_OR_RETURN(LocatorGroup g, DecodeLocatorGroup(value, group));
+    SHOAL_ASSIGN_OR_RETURN(LocatorGroup g, DecodeLocatorGroup(cached->second, group));
     SHOAL_ASSIGN_OR_RETURN(Locator l, LocatorAt(g, index % format::kLocatorGroupBlocks, index));
     if (l.offset > state_.byte_length || l.size > state_.byte_length - l.offset) {
       return Status::Corruption("locator of block " + Num(index) + " points past the log");

@@ -45,6 +45,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <unordered_map>
 
 #include "base/result.h"
 #include "crypto/sign.h"
@@ -206,6 +207,11 @@ class Log {
   // The writer's last, partly filled locator group as stored, so an append
   // need not read it back; empty when unknown.
   std::optional<std::pair<uint64_t, Bytes>> tail_group_;
+  // Locator groups read by Get, as stored, so random reads of a writer's
+  // blocks skip the database; emptied when full. At most
+  // kLocatorCacheGroups * ~150 bytes (about 1.2 MiB).
+  static constexpr size_t kLocatorCacheGroups = 8192;
+  mutable std::unordered_map<uint64_t, Bytes> locator_cache_;
   // Reused by appends so each does not allocate a fresh buffer.
   std::unique_ptr<storage::WriteBatch> append_batch_;
 

@@ -109,6 +109,11 @@ TEST(Corruption, FlippedBlockByteIsReported) {
   storage::WriteBatch wb;
   wb.Put(format::LogKey(1, format::kLocatorGroup, 0), locators);
   ASSERT_OK(store->db().Write(wb));
+  // Reopened, as an open log keeps the locators it read.
+  log.reset();
+  store.reset();
+  store = DiskStore(dir);
+  log = *store->OpenLog("victim");
   EXPECT_EQ(*log->Get(6), tampered);
   Status audit = log->Audit();
   EXPECT_TRUE(audit.IsCorruption());
