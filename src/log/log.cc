@@ -240,9 +240,12 @@ Status Log::SignLocked() {
   // even if writing the head fails: the stored head stays valid, only older.
   state_.signature = std::move(signature);
   signed_length_ = state_.length;
+  const uint64_t stored_head = head_length_;
   storage::WriteBatch wb;
   PersistHead(wb);
-  return db_->Write(wb, sync_.load());
+  Status s = db_->Write(wb, sync_.load());
+  if (!s.ok()) head_length_ = stored_head;  // the stored head is the old one
+  return s;
 }
 Hash Log::tree_hash() const {
   std::lock_guard lock(mu_);
@@ -539,9 +542,9 @@ Result<uint64_t> Log::AppendImpl(std::span<const ByteView> blocks) {
     }
   }
 
-  // The blocks go to the blocks file first: until the head below commits,
-  // bytes past the committed length are ignored, and cut off at the next
-  // open, so the head stays the one commit point.
+  // The blocks go to the blocks file first: until the batch below commits
+  // (its node run is what extends the length, log.md §3.2), bytes past the
+  // committed length are ignored, and cut off at the next open.
   SHOAL_RETURN_IF_ERROR(file_->Write(state_.byte_length, stored));
   if (sync_.load()) SHOAL_RETURN_IF_ERROR(file_->Sync());
   TreeBatch batch(state_);

@@ -5,10 +5,11 @@
 // any block or length it is given (ApplyProof) and keep a sparse, verified
 // copy. Logs live in a Store (store.h), which owns the database.
 //
-// Durability: Append, Truncate, Clear and ApplyProof return only after the
-// write batch that carries their new head is committed to the database's
-// write-ahead log; an append writes its blocks to the log's blocks file just
-// before. That survives the process being killed at any moment. It survives a
+// Durability: Append, Truncate, Clear and ApplyProof return only after their
+// write batch (for an append, its node run, which extends the stored head's
+// length at open; for the others, the new head) is committed to the
+// database's write-ahead log; an append writes its blocks to the log's blocks
+// file just before. That survives the process being killed at any moment. It survives a
 // power loss only with LogOptions::sync (or StoreOptions::sync), which
 // fdatasyncs an append's blocks and every write-ahead log record (a clear's
 // hole punch and a truncate's file cut are not synced; they only free space).
