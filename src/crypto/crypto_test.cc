@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "crypto/digest.h"
 #include "crypto/hash.h"
 #include "crypto/sign.h"
 
@@ -58,6 +59,21 @@ TEST(XSalsa20, XorTwiceIsIdentity) {
   EXPECT_NE(data, orig);
   XSalsa20Xor(data, nonce, key);
   EXPECT_EQ(data, orig);
+}
+
+// FIPS 180-2 and RFC 1321 / RFC 4231 vectors.
+TEST(Digest, KnownAnswers) {
+  EXPECT_EQ(ToHex(Sha256(AsBytes("abc"))),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(ToHex(Sha256({})), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(ToHex(Md5(AsBytes("abc"))), "900150983cd24fb0d6963f7d28e17f72");
+  EXPECT_EQ(ToHex(Md5({})), "d41d8cd98f00b204e9800998ecf8427e");
+  EXPECT_EQ(ToHex(HmacSha256(AsBytes("Jefe"), AsBytes("what do ya want for nothing?"))),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  StreamingDigest d(StreamingDigest::Kind::kMd5);
+  d.Update(AsBytes("a"));
+  d.Update(AsBytes("bc"));
+  EXPECT_EQ(ToHex(d.Final()), "900150983cd24fb0d6963f7d28e17f72");
 }
 
 }  // namespace

@@ -1,0 +1,64 @@
+#include "crypto/digest.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cstdlib>
+
+namespace shoal::crypto {
+
+struct StreamingDigest::Ctx {
+  EVP_MD_CTX* md = nullptr;
+  ~Ctx() { EVP_MD_CTX_free(md); }
+};
+
+StreamingDigest::StreamingDigest(Kind kind) : ctx_(std::make_unique<Ctx>()) {
+  ctx_->md = EVP_MD_CTX_new();
+  // Failing here means OpenSSL cannot allocate or lacks the algorithm:
+  // nothing sensible can go on.
+  if (!ctx_->md ||
+      EVP_DigestInit_ex(ctx_->md, kind == Kind::kSha256 ? EVP_sha256() : EVP_md5(), nullptr) != 1) {
+    std::abort();
+  }
+}
+
+StreamingDigest::~StreamingDigest() = default;
+
+void StreamingDigest::Update(ByteView data) {
+  if (!data.empty()) EVP_DigestUpdate(ctx_->md, data.data(), data.size());
+}
+
+Bytes StreamingDigest::Final() {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(ctx_->md, out, &n);
+  return Bytes(out, out + n);
+}
+
+FixedBytes<32> Sha256(ByteView data) {
+  StreamingDigest d(StreamingDigest::Kind::kSha256);
+  d.Update(data);
+  Bytes b = d.Final();
+  FixedBytes<32> out;
+  std::copy(b.begin(), b.end(), out.begin());
+  return out;
+}
+
+FixedBytes<16> Md5(ByteView data) {
+  StreamingDigest d(StreamingDigest::Kind::kMd5);
+  d.Update(data);
+  Bytes b = d.Final();
+  FixedBytes<16> out;
+  std::copy(b.begin(), b.end(), out.begin());
+  return out;
+}
+
+FixedBytes<32> HmacSha256(ByteView key, ByteView data) {
+  FixedBytes<32> out;
+  unsigned int n = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), data.data(), data.size(),
+       out.data(), &n);
+  return out;
+}
+
+}  // namespace shoal::crypto
