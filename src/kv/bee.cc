@@ -201,12 +201,14 @@ struct Bee::Impl {
     return NodeAt(version - 1, 0);
   }
 
+  std::optional<Bytes> header_metadata;  // BeeOptions::header_metadata
+
   // The fork at which block 0 was last found to be a hyperbee header.
   std::optional<uint64_t> header_fork;
 
   Status EnsureHeader() {
     if (log->length() == 0 && log->writable()) {
-      SHOAL_RETURN_IF_ERROR(log->Append(EncodeHeader()).status());
+      SHOAL_RETURN_IF_ERROR(log->Append(EncodeHeader(header_metadata)).status());
       header_fork = log->fork();
     } else if (log->length() > 0 && header_fork != log->fork()) {
       auto header = log->Get(0);
@@ -888,6 +890,7 @@ Bee::Bee(std::shared_ptr<log::Log> log, const BeeOptions& options)
     : impl_(std::make_unique<Impl>()) {
   impl_->log = std::move(log);
   impl_->SetCacheBytes(options.cache_bytes);
+  impl_->header_metadata = options.header_metadata;
 }
 Bee::~Bee() = default;
 

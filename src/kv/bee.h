@@ -63,6 +63,10 @@ struct BeeOptions {
   // recently used out first. The upper levels of the tree stay in it, so a
   // random get reads about one block from the log.
   size_t cache_bytes = 32 << 20;
+  // The Header's metadata field, written into block 0 of a new database:
+  // none (hyperbee's default), or these bytes of an encoded Metadata message
+  // (empty for Hyperdrive's files bee, which writes the field empty).
+  std::optional<Bytes> header_metadata;
 };
 
 class Watch;
