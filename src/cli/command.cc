@@ -13,6 +13,7 @@
 
 #include "kv/bee.h"
 #include "log/log.h"
+#include "node/users.h"
 
 namespace shoal::cli {
 
@@ -100,6 +101,44 @@ class Runner {
     Status s = home_.Open(seed);
     if (!s.ok()) return Fail(s);
     io_.out << "home " << home_.dir() << "\n";
+    return kExitOk;
+  }
+
+  Result<std::unique_ptr<node::Users>> OpenUsers() {
+    std::error_code ec;
+    std::filesystem::create_directories(home_.dir(), ec);
+    if (ec) return Status::IOError("cannot create " + home_.dir() + ": " + ec.message());
+    return node::Users::Open(home_.users_path());
+  }
+
+  void PrintKeys(const s3::User& u, bool json) {
+    if (json) {
+      nlohmann::ordered_json j;
+      j["user"] = u.name;
+      j["accessKeyId"] = u.access_key;
+      j["secretAccessKey"] = u.secret_key;
+      io_.out << j.dump() << "\n";
+    } else {
+      io_.out << "AWS_ACCESS_KEY_ID=" << u.access_key << "\n"
+              << "AWS_SECRET_ACCESS_KEY=" << u.secret_key << "\n";
+    }
+  }
+
+  int Credentials(const std::string& name, bool json) {
+    auto users = OpenUsers();
+    if (!users.ok()) return Fail(users.status());
+    auto u = (*users)->ByName(name.empty() ? node::Users::kOwner : name);
+    if (!u) return Fail(Status::NotFound("no user " + name));
+    PrintKeys(*u, json);
+    return kExitOk;
+  }
+
+  int UserAdd(const std::string& name, bool json) {
+    auto users = OpenUsers();
+    if (!users.ok()) return Fail(users.status());
+    auto u = (*users)->Add(name);
+    if (!u.ok()) return Fail(u.status());
+    PrintKeys(*u, json);
     return kExitOk;
   }
 
@@ -461,6 +500,21 @@ int RunCommand(const std::vector<std::string>& args, Home& home, Io& io) {
   auto* init = app.add_subcommand("init", "create the home and its master seed");
   init->add_option("--seed", seed_hex, "the 32-byte master seed, as 64 hex digits");
   init->callback([&] { code = runner.Init(seed_hex); });
+
+  std::string user_name;
+  bool keys_json = false;
+  auto* credentials = app.add_subcommand(
+      "credentials", "print the S3 keys of the owner (or of --user NAME) as environment lines");
+  credentials->add_option("--user", user_name, "another user's keys");
+  credentials->add_flag("--json", keys_json, "print one JSON object");
+  credentials->callback([&] { code = runner.Credentials(user_name, keys_json); });
+
+  auto* user = app.add_subcommand("user", "the users of this node's APIs");
+  user->require_subcommand(1);
+  auto* user_add = user->add_subcommand("add", "add a user and print its new S3 keys");
+  user_add->add_option("name", user_name, "letters, digits, '-', '_' or '.'")->required();
+  user_add->add_flag("--json", keys_json, "print one JSON object");
+  user_add->callback([&] { code = runner.UserAdd(user_name, keys_json); });
 
   auto* log = app.add_subcommand("log", "signed append-only logs");
   log->require_subcommand(1);

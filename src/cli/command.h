@@ -32,6 +32,7 @@ class Home {
   std::string db_path() const { return dir_ + "/db"; }
   std::string socket_path() const { return dir_ + "/shoal.sock"; }
   std::string endpoints_path() const { return dir_ + "/endpoints.json"; }
+  std::string users_path() const { return dir_ + "/users.json"; }
 
   // Creates the directory (0700) and opens the store, with `seed` for a new
   // one. Busy if another process has it open.

@@ -11,17 +11,54 @@
 #include <sstream>
 
 #include "cli/control.h"
+#include "http/server.h"
+#include "node/users.h"
+#include "s3/service.h"
 
 namespace shoal::cli {
 
+namespace {
+
+// "HOST:PORT" or "[V6]:PORT" into host and port.
+bool ParseAddress(const std::string& addr, std::string* host, uint16_t* port) {
+  size_t colon = addr.rfind(':');
+  if (colon == std::string::npos || colon + 1 == addr.size()) return false;
+  std::string h = addr.substr(0, colon), p = addr.substr(colon + 1);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  if (h.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  unsigned long n = std::stoul(p);
+  if (n > 65535) return false;
+  *host = h;
+  *port = static_cast<uint16_t>(n);
+  return true;
+}
+
+}  // namespace
+
 int Serve(const std::vector<std::string>& args, Home& home) {
-  for (const auto& a : args) {
+  std::string s3_addr = "127.0.0.1:9000";
+  for (size_t i = 0; i < args.size(); i++) {
+    const std::string& a = args[i];
     if (a == "--help" || a == "-h") {
-      std::cout << "usage: shoal [--home DIR] serve\n"
-                   "Opens the home and serves it until SIGTERM or SIGINT.\n";
+      std::cout << "usage: shoal [--home DIR] serve [--listen-s3 HOST:PORT]\n"
+                   "Opens the home and serves it until SIGTERM or SIGINT.\n"
+                   "  --listen-s3 ADDR   the S3 API (default 127.0.0.1:9000; port 0: any free port)\n";
       return kExitOk;
     }
-    std::cerr << "shoal: serve: unknown option " << a << "\n";
+    if (a == "--listen-s3" && i + 1 < args.size()) {
+      s3_addr = args[++i];
+    } else if (a.rfind("--listen-s3=", 0) == 0) {
+      s3_addr = a.substr(12);
+    } else {
+      std::cerr << "shoal: serve: unknown option " << a << "\n";
+      return kExitUsage;
+    }
+  }
+  http::ServerOptions s3_listen;
+  if (!ParseAddress(s3_addr, &s3_listen.host, &s3_listen.port)) {
+    std::cerr << "shoal: serve: --listen-s3 wants HOST:PORT, not '" << s3_addr << "'\n";
     return kExitUsage;
   }
 
@@ -38,6 +75,28 @@ int Serve(const std::vector<std::string>& args, Home& home) {
     std::cerr << "shoal: " << s.ToString() << "\n";
     return kExitError;
   }
+
+  auto users = node::Users::Open(home.users_path());
+  if (!users.ok()) {
+    std::cerr << "shoal: " << users.status().ToString() << "\n";
+    return kExitError;
+  }
+  node::Users* user_list = users->get();
+  auto s3 = s3::Service::Open(home.store(), [user_list](std::string_view access_key) {
+    return user_list->ByAccessKey(access_key);
+  });
+  if (!s3.ok()) {
+    std::cerr << "shoal: " << s3.status().ToString() << "\n";
+    return kExitError;
+  }
+  s3::Service* service = s3->get();
+  auto s3_server = http::Server::Start(
+      s3_listen, [service](http::Request& req, http::ResponseWriter& w) { service->Handle(req, w); });
+  if (!s3_server.ok()) {
+    std::cerr << "shoal: s3: " << s3_server.status().ToString() << "\n";
+    return kExitError;
+  }
+  const std::string s3_url = "http://" + (*s3_server)->address();
 
   std::mutex mu;  // one command at a time against the store
   ControlServer control;
@@ -58,6 +117,7 @@ int Serve(const std::vector<std::string>& args, Home& home) {
   }
 
   nlohmann::ordered_json endpoints;
+  endpoints["s3"] = s3_url;
   endpoints["control"] = "unix:" + home.socket_path();
   {
     std::ofstream f(home.endpoints_path() + ".tmp");
@@ -67,6 +127,7 @@ int Serve(const std::vector<std::string>& args, Home& home) {
 
   std::cout << "home " << home.dir() << "\n"
             << "store " << home.db_path() << "\n"
+            << "s3 " << s3_url << "\n"
             << "control unix:" << home.socket_path() << "\n"
             << std::flush;
 
@@ -74,6 +135,10 @@ int Serve(const std::vector<std::string>& args, Home& home) {
   sigwait(&stop, &sig);
   std::cout << "stopping (" << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << ")\n" << std::flush;
   control.Stop();
+  // Requests in progress fail their reads and writes; nothing is answered
+  // that was not written first.
+  (*s3_server)->Stop();
+  s3->reset();
   {
     std::lock_guard lock(mu);
     home.Close();

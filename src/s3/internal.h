@@ -1,0 +1,110 @@
+// What the files of the S3 service share: the service's state, one request's
+// context, and helpers for answers. Not a public header.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "blob/drive.h"
+#include "kv/bee.h"
+#include "s3/error.h"
+#include "s3/service.h"
+#include "s3/sigv4.h"
+
+namespace shoal::s3 {
+
+// A bucket as the registry keeps it.
+struct BucketInfo {
+  std::string name;
+  std::string owner;
+  std::string id;  // names its logs: s3/<id>/db, s3/<id>/blobs
+  int64_t created_ms = 0;
+};
+
+// The object attributes kept in a drive entry's metadata.
+struct ObjectMeta {
+  std::string etag;  // without quotes
+  uint64_t size = 0;
+  int64_t mtime_ms = 0;
+  std::string content_type = "binary/octet-stream";
+  // Content-Encoding, Content-Disposition, Content-Language, Cache-Control,
+  // Expires, as sent.
+  std::vector<std::pair<std::string, std::string>> headers;
+  // x-amz-meta-* without the prefix, names in lower case.
+  std::vector<std::pair<std::string, std::string>> user;
+};
+
+std::string EncodeObjectMeta(const ObjectMeta& m);
+Result<ObjectMeta> DecodeObjectMeta(std::string_view json);
+
+struct Context {
+  http::Request& req;
+  http::ResponseWriter& w;
+  QueryParams query;
+  User user;
+  std::string bucket;
+  std::string key;  // decoded; empty for bucket requests
+  // x-amz-content-sha256 as sent ("UNSIGNED-PAYLOAD", hex, …).
+  std::string payload_hash;
+
+  bool Has(std::string_view name) const;
+  std::string Param(std::string_view name) const;
+  std::string Resource() const { return "/" + bucket + (key.empty() ? "" : "/" + key); }
+};
+
+struct Service::Impl {
+  Impl(log::Store& store, UserLookup users, ServiceOptions options);
+
+  log::Store& store;
+  UserLookup users;
+  ServiceOptions options;
+  std::unique_ptr<kv::Bee> buckets;  // name -> BucketInfo JSON
+
+  std::mutex mu;  // guards drives and bucket creation/deletion
+  std::map<std::string, std::shared_ptr<blob::Drive>> drives;  // by bucket id
+
+  void Handle(http::Request& req, http::ResponseWriter& w);
+
+  // Authentication; sets ctx.user and ctx.payload_hash.
+  std::optional<Error> Authenticate(Context& ctx);
+
+  // Answers.
+  void SendError(Context& ctx, const Error& e);
+  void SendXml(Context& ctx, int status, const std::string& xml, http::Headers h = {});
+  void SendEmpty(Context& ctx, int status, http::Headers h = {});
+
+  // The registry.
+  Result<std::optional<BucketInfo>> FindBucket(std::string_view name);
+  Result<std::shared_ptr<blob::Drive>> DriveOf(const BucketInfo& b);
+  // The bucket of ctx, owned by ctx.user; answers the error itself and
+  // returns null otherwise.
+  std::shared_ptr<blob::Drive> OwnedDrive(Context& ctx, BucketInfo* info = nullptr);
+
+  // Operations (bucket.cc, object.cc, list.cc).
+  void ListBuckets(Context& ctx);
+  void CreateBucket(Context& ctx);
+  void DeleteBucket(Context& ctx);
+  void HeadBucket(Context& ctx);
+  void GetBucketLocation(Context& ctx);
+  void PutObject(Context& ctx);
+  void GetObject(Context& ctx, bool head);
+  void DeleteObject(Context& ctx);
+  void DeleteObjects(Context& ctx);
+  void ListObjects(Context& ctx, bool v2);
+  void ListObjectVersions(Context& ctx);
+};
+
+// Times as S3 writes them.
+std::string IsoTime(int64_t ms);   // 2009-10-12T17:50:30.000Z
+std::string HttpTime(int64_t ms);  // Mon, 12 Oct 2009 17:50:30 GMT
+std::optional<int64_t> ParseHttpTime(std::string_view s);  // ms
+int64_t NowMs();
+
+bool ValidBucketName(std::string_view name);
+
+}  // namespace shoal::s3

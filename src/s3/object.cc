@@ -1,0 +1,387 @@
+// Object operations: put, get and head (ranges, conditionals), delete, and
+// delete of many.
+#include <pugixml.hpp>
+
+#include "crypto/digest.h"
+#include "s3/internal.h"
+
+namespace shoal::s3 {
+namespace {
+
+constexpr uint64_t kMaxPutBytes = uint64_t{5} << 30;  // S3's single-PUT limit
+constexpr size_t kReadChunk = 256 << 10;
+
+std::optional<Bytes> Base64Decode(std::string_view s) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  if (s.size() % 4 != 0) return std::nullopt;
+  Bytes out;
+  for (size_t i = 0; i < s.size(); i += 4) {
+    int v[4];
+    int pad = 0;
+    for (int k = 0; k < 4; k++) {
+      char c = s[i + k];
+      if (c == '=' && i + 4 == s.size() && k >= 2) {
+        v[k] = 0;
+        pad++;
+      } else {
+        if (pad) return std::nullopt;
+        v[k] = value(c);
+        if (v[k] < 0) return std::nullopt;
+      }
+    }
+    uint32_t n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
+    out.push_back(static_cast<uint8_t>(n >> 16));
+    if (pad < 2) out.push_back(static_cast<uint8_t>(n >> 8));
+    if (pad < 1) out.push_back(static_cast<uint8_t>(n));
+  }
+  return out;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool IsHex64(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// An entity tag as sent in If-Match and If-None-Match, without quotes.
+bool EtagListMatches(std::string_view list, std::string_view etag) {
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t end = list.find(',', start);
+    std::string_view t = list.substr(start, end == std::string_view::npos ? end : end - start);
+    while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+    while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+    if (t.substr(0, 2) == "W/") t.remove_prefix(2);
+    if (t.size() >= 2 && t.front() == '"' && t.back() == '"') t = t.substr(1, t.size() - 2);
+    if (t == "*" || t == etag) return true;
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return false;
+}
+
+struct ByteRange {
+  enum Kind { kWhole, kRange, kUnsatisfiable } kind = kWhole;
+  uint64_t start = 0;
+  uint64_t length = 0;
+};
+
+// A Range header against an object of `size` bytes: bytes=a-b, bytes=a- or
+// bytes=-n. Several ranges or bad syntax are ignored (the whole object), as
+// S3 does; a range that starts past the end cannot be satisfied.
+ByteRange ParseRange(std::string_view v, uint64_t size) {
+  ByteRange out;
+  if (v.rfind("bytes=", 0) != 0 || v.find(',') != std::string_view::npos) return out;
+  v.remove_prefix(6);
+  size_t dash = v.find('-');
+  if (dash == std::string_view::npos) return out;
+  std::string_view a = v.substr(0, dash), b = v.substr(dash + 1);
+  auto number = [](std::string_view s, uint64_t* n) {
+    if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string_view::npos) {
+      return false;
+    }
+    *n = std::stoull(std::string(s));
+    return true;
+  };
+  uint64_t first = 0, last = 0;
+  if (a.empty()) {
+    uint64_t n;
+    if (!number(b, &n)) return out;
+    if (n == 0 || size == 0) return {ByteRange::kUnsatisfiable};
+    first = size > n ? size - n : 0;
+    last = size - 1;
+  } else {
+    if (!number(a, &first)) return out;
+    if (b.empty()) {
+      last = UINT64_MAX;
+    } else if (!number(b, &last) || last < first) {
+      return out;
+    }
+    if (first >= size) return {ByteRange::kUnsatisfiable};
+    last = std::min(last, size - 1);
+  }
+  return {ByteRange::kRange, first, last - first + 1};
+}
+
+// The stored headers that an object answers with.
+constexpr const char* kStoredHeaders[] = {"Content-Encoding", "Content-Disposition",
+                                          "Content-Language", "Cache-Control", "Expires"};
+
+}  // namespace
+
+void Service::Impl::PutObject(Context& ctx) {
+  auto drive = OwnedDrive(ctx);
+  if (!drive) return;
+  const http::Headers& h = ctx.req.headers;
+  if (!ctx.req.content_length && !ctx.req.chunked) {
+    return SendError(ctx, Error::MissingContentLength());
+  }
+  if (ctx.req.content_length && *ctx.req.content_length > kMaxPutBytes) {
+    return SendError(ctx, Error::EntityTooLarge());
+  }
+  if (ctx.payload_hash.rfind("STREAMING-", 0) == 0) {
+    return SendError(ctx, Error::NotImplemented("aws-chunked uploads are not implemented yet."));
+  }
+  const bool check_sha256 = ctx.payload_hash != "UNSIGNED-PAYLOAD";
+  if (check_sha256 && !IsHex64(ctx.payload_hash)) {
+    return SendError(ctx, Error::InvalidArgument("x-amz-content-sha256 must be UNSIGNED-PAYLOAD "
+                                                 "or a SHA-256 in lower-case hex"));
+  }
+  std::optional<Bytes> content_md5;
+  if (const std::string* md5 = h.Find("content-md5")) {
+    content_md5 = Base64Decode(*md5);
+    if (!content_md5 || content_md5->size() != 16) return SendError(ctx, Error::InvalidDigest());
+  }
+  const std::string path = "/" + ctx.key;
+  const std::string* if_match = h.Find("if-match");
+  const std::string* if_none_match = h.Find("if-none-match");
+  if (if_match || if_none_match) {
+    auto existing = drive->Entry(path);
+    if (!existing.ok()) return SendError(ctx, Error::InternalError(existing.status().ToString()));
+    std::string etag;
+    if (*existing) {
+      auto m = DecodeObjectMeta((*existing)->metadata_json);
+      if (m.ok()) etag = m->etag;
+    }
+    if (if_match && (!*existing || !EtagListMatches(*if_match, etag))) {
+      return SendError(ctx, *existing ? Error::PreconditionFailed() : Error::NoSuchKey());
+    }
+    if (if_none_match && *existing && EtagListMatches(*if_none_match, etag)) {
+      return SendError(ctx, Error::PreconditionFailed());
+    }
+  }
+
+  // The body goes into the blobs log as it arrives.
+  auto writer = drive->blobs().NewWriter();
+  crypto::StreamingDigest md5(crypto::StreamingDigest::Kind::kMd5);
+  std::optional<crypto::StreamingDigest> sha256;
+  if (check_sha256) sha256.emplace(crypto::StreamingDigest::Kind::kSha256);
+  Bytes buf(kReadChunk);
+  uint64_t total = 0;
+  auto discard = [&] {
+    auto id = writer->Finish();
+    if (id.ok()) (void)drive->blobs().Clear(*id);
+  };
+  for (;;) {
+    auto n = ctx.req.body->Read(buf.data(), buf.size());
+    if (!n.ok()) {
+      discard();  // the client went away; nothing to answer
+      return;
+    }
+    if (*n == 0) break;
+    ByteView chunk(buf.data(), *n);
+    total += *n;
+    if (total > kMaxPutBytes) {
+      discard();
+      return SendError(ctx, Error::EntityTooLarge());
+    }
+    md5.Update(chunk);
+    if (sha256) sha256->Update(chunk);
+    Status s = writer->Write(chunk);
+    if (!s.ok()) {
+      discard();
+      return SendError(ctx, Error::InternalError(s.ToString()));
+    }
+  }
+  if (ctx.req.content_length && total != *ctx.req.content_length) {
+    discard();
+    return SendError(ctx, Error::IncompleteBody());
+  }
+  Bytes digest = md5.Final();
+  if (sha256 && ToHex(sha256->Final()) != ctx.payload_hash) {
+    discard();
+    return SendError(ctx, Error::XAmzContentSHA256Mismatch());
+  }
+  if (content_md5 && *content_md5 != digest) {
+    discard();
+    return SendError(ctx, Error::BadDigest());
+  }
+  auto id = writer->Finish();
+  if (!id.ok()) return SendError(ctx, Error::InternalError(id.status().ToString()));
+
+  ObjectMeta meta;
+  meta.etag = ToHex(digest);
+  meta.size = total;
+  meta.mtime_ms = NowMs();
+  if (const std::string* ct = h.Find("content-type")) meta.content_type = *ct;
+  for (const char* name : kStoredHeaders) {
+    if (const std::string* v = h.Find(name)) meta.headers.emplace_back(name, *v);
+  }
+  for (const auto& [name, value] : h.fields()) {
+    std::string lower = Lower(name);
+    if (lower.rfind("x-amz-meta-", 0) == 0) meta.user.emplace_back(lower.substr(11), value);
+  }
+  blob::FileEntry entry;
+  entry.path = path;
+  entry.blob = *id;
+  entry.metadata_json = EncodeObjectMeta(meta);
+  // If-None-Match: * holds at the moment of writing, not only when asked.
+  bool refused = false;
+  kv::Cas cas = nullptr;
+  if (if_none_match && EtagListMatches(*if_none_match, "*")) {
+    cas = [&](const kv::Entry& prev, const kv::Entry&) {
+      refused = !prev.value.empty() || prev.seq != 0;
+      return !refused;
+    };
+  }
+  Status s = drive->PutEntry(entry, cas);
+  if (!s.ok()) return SendError(ctx, Error::InternalError(s.ToString()));
+  if (refused) {
+    (void)drive->blobs().Clear(*id);
+    return SendError(ctx, Error::PreconditionFailed());
+  }
+  http::Headers out;
+  out.Add("ETag", "\"" + meta.etag + "\"");
+  SendEmpty(ctx, 200, out);
+}
+
+void Service::Impl::GetObject(Context& ctx, bool head) {
+  auto drive = OwnedDrive(ctx);
+  if (!drive) return;
+  auto entry = drive->Entry("/" + ctx.key);
+  if (!entry.ok()) return SendError(ctx, Error::InternalError(entry.status().ToString()));
+  if (!*entry || !(*entry)->blob) return SendError(ctx, Error::NoSuchKey());
+  const blob::BlobId blob = *(*entry)->blob;
+  ObjectMeta meta;
+  if (auto m = DecodeObjectMeta((*entry)->metadata_json); m.ok()) {
+    meta = std::move(*m);
+  } else {
+    // An entry written by another Hyperdrive writer: what the blob says.
+    auto size = drive->blobs().Size(blob);
+    if (!size.ok()) return SendError(ctx, Error::InternalError(size.status().ToString()));
+    meta.size = *size;
+  }
+  const http::Headers& h = ctx.req.headers;
+
+  // Conditionals, in RFC 7232's order.
+  const int64_t mtime_s = meta.mtime_ms / 1000;
+  if (const std::string* v = h.Find("if-match")) {
+    if (!EtagListMatches(*v, meta.etag)) return SendError(ctx, Error::PreconditionFailed());
+  } else if (const std::string* v = h.Find("if-unmodified-since")) {
+    auto t = ParseHttpTime(*v);
+    if (t && mtime_s > *t / 1000) return SendError(ctx, Error::PreconditionFailed());
+  }
+  if (const std::string* v = h.Find("if-none-match")) {
+    if (EtagListMatches(*v, meta.etag)) return SendError(ctx, Error::NotModified());
+  } else if (const std::string* v = h.Find("if-modified-since")) {
+    auto t = ParseHttpTime(*v);
+    if (t && mtime_s <= *t / 1000) return SendError(ctx, Error::NotModified());
+  }
+
+  uint64_t start = 0, length = meta.size;
+  bool partial = false;
+  if (const std::string* v = h.Find("range")) {
+    ByteRange r = ParseRange(*v, meta.size);
+    if (r.kind == ByteRange::kUnsatisfiable) {
+      http::Headers eh;
+      eh.Add("Content-Range", "bytes */" + std::to_string(meta.size));
+      eh.Add("x-amz-request-id", ctx.req.id);
+      eh.Add("Content-Type", "application/xml");
+      (void)ctx.w.Send(416, eh, ErrorXml(Error::InvalidRange(), ctx.Resource(), ctx.req.id));
+      return;
+    }
+    if (r.kind == ByteRange::kRange) {
+      start = r.start;
+      length = r.length;
+      partial = true;
+    }
+  }
+
+  http::Headers out;
+  out.Add("x-amz-request-id", ctx.req.id);
+  out.Add("ETag", "\"" + meta.etag + "\"");
+  out.Add("Last-Modified", HttpTime(meta.mtime_ms));
+  out.Add("Accept-Ranges", "bytes");
+  std::string content_type = meta.content_type;
+  for (const auto& [k, v] : meta.headers) out.Add(k, v);
+  for (const auto& [k, v] : meta.user) out.Add("x-amz-meta-" + k, v);
+  // Presigned GETs may ask for other response headers.
+  static const std::pair<const char*, const char*> kOverrides[] = {
+      {"response-content-type", "Content-Type"},
+      {"response-content-language", "Content-Language"},
+      {"response-expires", "Expires"},
+      {"response-cache-control", "Cache-Control"},
+      {"response-content-disposition", "Content-Disposition"},
+      {"response-content-encoding", "Content-Encoding"}};
+  for (const auto& [param, header] : kOverrides) {
+    if (!ctx.Has(param)) continue;
+    if (std::string_view(header) == "Content-Type") {
+      content_type = ctx.Param(param);
+    } else {
+      out.Set(header, ctx.Param(param));
+    }
+  }
+  out.Add("Content-Type", content_type);
+  if (partial) {
+    out.Add("Content-Range", "bytes " + std::to_string(start) + "-" +
+                                 std::to_string(start + length - 1) + "/" +
+                                 std::to_string(meta.size));
+  }
+  if (!ctx.w.Begin(partial ? 206 : 200, out, length).ok() || head) return;
+  (void)drive->blobs().Read(blob, start, length, [&](ByteView b) { return ctx.w.Write(b); });
+}
+
+void Service::Impl::DeleteObject(Context& ctx) {
+  auto drive = OwnedDrive(ctx);
+  if (!drive) return;
+  Status s = drive->Del("/" + ctx.key);
+  if (!s.ok()) return SendError(ctx, Error::InternalError(s.ToString()));
+  SendEmpty(ctx, 204);
+}
+
+void Service::Impl::DeleteObjects(Context& ctx) {
+  auto drive = OwnedDrive(ctx);
+  if (!drive) return;
+  std::string body;
+  uint8_t buf[16 << 10];
+  for (;;) {
+    auto n = ctx.req.body->Read(buf, sizeof(buf));
+    if (!n.ok()) return;
+    if (*n == 0) break;
+    body.append(reinterpret_cast<char*>(buf), *n);
+    if (body.size() > (2 << 20)) return SendError(ctx, Error::MalformedXML());
+  }
+  pugi::xml_document doc;
+  if (!doc.load_buffer(body.data(), body.size())) return SendError(ctx, Error::MalformedXML());
+  pugi::xml_node del = doc.child("Delete");
+  if (!del) return SendError(ctx, Error::MalformedXML());
+  const bool quiet = std::string_view(del.child_value("Quiet")) == "true";
+  std::vector<std::string> keys;
+  for (pugi::xml_node o : del.children("Object")) {
+    pugi::xml_node k = o.child("Key");
+    if (!k) return SendError(ctx, Error::MalformedXML());
+    keys.emplace_back(k.child_value());
+  }
+  if (keys.empty() || keys.size() > 1000) return SendError(ctx, Error::MalformedXML());
+  std::string xml = "<DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
+  for (const std::string& key : keys) {
+    Status s = key.empty() || key.size() > 1024 ? Status::InvalidArgument("bad key")
+                                                : drive->Del("/" + key);
+    if (s.ok()) {
+      if (!quiet) xml += "<Deleted><Key>" + XmlEscape(key) + "</Key></Deleted>";
+    } else {
+      xml += "<Error><Key>" + XmlEscape(key) + "</Key><Code>" +
+             (s.IsInvalidArgument() ? "InvalidArgument" : "InternalError") + "</Code><Message>" +
+             XmlEscape(s.message()) + "</Message></Error>";
+    }
+  }
+  xml += "</DeleteResult>";
+  SendXml(ctx, 200, xml);
+}
+
+}  // namespace shoal::s3

@@ -1,0 +1,461 @@
+// Routing, authentication, answers and the bucket registry.
+#include <time.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "crypto/hash.h"
+#include "s3/internal.h"
+
+namespace shoal::s3 {
+
+using Json = nlohmann::ordered_json;
+
+// ---- times ----
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string IsoTime(int64_t ms) {
+  time_t t = static_cast<time_t>(ms / 1000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
+
+std::string HttpTime(int64_t ms) {
+  time_t t = static_cast<time_t>(ms / 1000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char buf[40];
+  strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+std::optional<int64_t> ParseHttpTime(std::string_view s) {
+  std::string str(s);
+  struct tm tm {};
+  const char* end = strptime(str.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (!end || *end != '\0') {
+    tm = {};
+    end = strptime(str.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);  // ISO 8601, as some clients send
+    if (!end) return std::nullopt;
+  }
+  return static_cast<int64_t>(timegm(&tm)) * 1000;
+}
+
+bool ValidBucketName(std::string_view name) {
+  if (name.size() < 3 || name.size() > 63) return false;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(name.front()) || !alnum(name.back())) return false;
+  bool all_ip = true;
+  int dots = 0;
+  for (size_t i = 0; i < name.size(); i++) {
+    char c = name[i];
+    if (!alnum(c) && c != '-' && c != '.') return false;
+    if (c == '.') {
+      dots++;
+      if (name[i - 1] == '.' || name[i - 1] == '-' || name[i + 1] == '-') return false;
+    } else if (!(c >= '0' && c <= '9')) {
+      all_ip = false;
+    }
+  }
+  return !(all_ip && dots == 3);  // not formatted as an IP address
+}
+
+// ---- object metadata ----
+
+std::string EncodeObjectMeta(const ObjectMeta& m) {
+  Json j;
+  j["etag"] = m.etag;
+  j["size"] = m.size;
+  j["mtime"] = m.mtime_ms;
+  j["contentType"] = m.content_type;
+  Json h = Json::object();
+  for (const auto& [k, v] : m.headers) h[k] = v;
+  j["headers"] = std::move(h);
+  Json u = Json::object();
+  for (const auto& [k, v] : m.user) u[k] = v;
+  j["meta"] = std::move(u);
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+Result<ObjectMeta> DecodeObjectMeta(std::string_view json) {
+  Json j = Json::parse(json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Status::Malformed("object metadata is not JSON");
+  ObjectMeta m;
+  try {
+    m.etag = j.value("etag", "");
+    m.size = j.value("size", uint64_t{0});
+    m.mtime_ms = j.value("mtime", int64_t{0});
+    m.content_type = j.value("contentType", "binary/octet-stream");
+    if (auto it = j.find("headers"); it != j.end() && it->is_object()) {
+      for (auto& [k, v] : it->items()) {
+        if (v.is_string()) m.headers.emplace_back(k, v.get<std::string>());
+      }
+    }
+    if (auto it = j.find("meta"); it != j.end() && it->is_object()) {
+      for (auto& [k, v] : it->items()) {
+        if (v.is_string()) m.user.emplace_back(k, v.get<std::string>());
+      }
+    }
+  } catch (const Json::exception&) {
+    return Status::Malformed("object metadata has fields of the wrong type");
+  }
+  return m;
+}
+
+// ---- context ----
+
+bool Context::Has(std::string_view name) const {
+  for (const auto& [k, v] : query) {
+    if (k == name) return true;
+  }
+  return false;
+}
+
+std::string Context::Param(std::string_view name) const {
+  for (const auto& [k, v] : query) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+// ---- the service ----
+
+Service::Impl::Impl(log::Store& store, UserLookup users, ServiceOptions options)
+    : store(store), users(std::move(users)), options(std::move(options)) {}
+
+Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::unique_ptr<Service>> Service::Open(log::Store& store, UserLookup users,
+                                               ServiceOptions options) {
+  auto impl = std::make_unique<Impl>(store, std::move(users), std::move(options));
+  SHOAL_ASSIGN_OR_RETURN(auto log, store.OpenLog("s3.buckets"));
+  impl->buckets = std::make_unique<kv::Bee>(std::move(log));
+  return std::unique_ptr<Service>(new Service(std::move(impl)));
+}
+
+Service::~Service() = default;
+
+void Service::Handle(http::Request& req, http::ResponseWriter& w) { impl_->Handle(req, w); }
+
+void Service::Impl::SendError(Context& ctx, const Error& e) {
+  http::Headers h;
+  h.Add("x-amz-request-id", ctx.req.id);
+  if (e.status == 304) {
+    (void)ctx.w.Send(304, h, "");
+    return;
+  }
+  h.Add("Content-Type", "application/xml");
+  (void)ctx.w.Send(e.status, h, ErrorXml(e, ctx.Resource(), ctx.req.id));
+}
+
+void Service::Impl::SendXml(Context& ctx, int status, const std::string& xml, http::Headers h) {
+  h.Add("x-amz-request-id", ctx.req.id);
+  h.Add("Content-Type", "application/xml");
+  (void)ctx.w.Send(status, h, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + xml);
+}
+
+void Service::Impl::SendEmpty(Context& ctx, int status, http::Headers h) {
+  h.Add("x-amz-request-id", ctx.req.id);
+  (void)ctx.w.Send(status, h, "");
+}
+
+std::optional<Error> Service::Impl::Authenticate(Context& ctx) {
+  const http::Headers& h = ctx.req.headers;
+  const std::string* authorization = h.Find("authorization");
+  SignatureInfo info;
+  if (authorization) {
+    auto parsed = ParseAuthorization(*authorization);
+    if (!parsed.ok()) {
+      if (parsed.status().code() == Status::Code::kNotSupported) {
+        return Error::InvalidRequest("Please use AWS4-HMAC-SHA256.");
+      }
+      return Error::AuthorizationHeaderMalformed(parsed.status().message());
+    }
+    info = std::move(*parsed);
+    info.amz_date = h.Get("x-amz-date");
+    if (info.amz_date.empty()) {
+      auto date = ParseHttpTime(h.Get("date"));
+      if (!date) return Error::AccessDenied("AWS authentication requires a valid Date or x-amz-date header");
+      time_t t = static_cast<time_t>(*date / 1000);
+      struct tm tm;
+      gmtime_r(&t, &tm);
+      char buf[20];
+      strftime(buf, sizeof(buf), "%Y%m%dT%H%M%SZ", &tm);
+      info.amz_date = buf;
+    }
+    ctx.payload_hash = h.Get("x-amz-content-sha256");
+    if (ctx.payload_hash.empty()) {
+      return Error::InvalidRequest("Missing required header for this request: x-amz-content-sha256");
+    }
+  } else if (ctx.Has("X-Amz-Algorithm")) {
+    auto parsed = ParsePresigned(ctx.query);
+    if (!parsed.ok()) return Error::AuthorizationHeaderMalformed(parsed.status().message());
+    info = std::move(*parsed);
+    ctx.payload_hash = "UNSIGNED-PAYLOAD";
+  } else {
+    return Error::AccessDenied("Anonymous access is not allowed");
+  }
+
+  auto when = ParseAmzDate(info.amz_date);
+  if (!when.ok()) return Error::AccessDenied("AWS authentication requires a valid Date or x-amz-date header");
+  if (info.amz_date.substr(0, 8) != info.date) {
+    return Error::AuthorizationHeaderMalformed("the credential date does not match the request date");
+  }
+  const int64_t now = NowMs() / 1000;
+  if (info.presigned) {
+    if (now > *when + info.expires_seconds) return Error::ExpiredToken();
+    if (*when > now + options.max_clock_skew_seconds) return Error::RequestTimeTooSkewed();
+  } else if (*when > now + options.max_clock_skew_seconds ||
+             *when < now - options.max_clock_skew_seconds) {
+    return Error::RequestTimeTooSkewed();
+  }
+  auto user = users(info.access_key);
+  if (!user) return Error::InvalidAccessKeyId();
+
+  std::string canonical = CanonicalRequest(ctx.req.method, ctx.req.path, ctx.query, h,
+                                           info.signed_headers, ctx.payload_hash);
+  auto key = SigningKey(user->secret_key, info.date, info.region, info.service);
+  std::string expected = Sign(key, StringToSign(info, canonical));
+  // Constant time: a timing difference must not reveal the signature.
+  uint8_t diff = expected.size() != info.signature.size();
+  for (size_t i = 0; i < expected.size() && i < info.signature.size(); i++) {
+    diff |= static_cast<uint8_t>(expected[i] ^ info.signature[i]);
+  }
+  if (diff != 0) return Error::SignatureDoesNotMatch();
+  ctx.user = std::move(*user);
+  return std::nullopt;
+}
+
+void Service::Impl::Handle(http::Request& req, http::ResponseWriter& w) {
+  Context ctx{req, w, {}, {}, {}, {}, {}};
+  auto query = ParseQuery(req.query);
+  if (!query.ok()) {
+    SendError(ctx, Error::InvalidArgument("the query string is not valid percent-encoding"));
+    return;
+  }
+  ctx.query = std::move(*query);
+  auto path = UriDecode(req.path);
+  if (!path.ok() || path->empty() || (*path)[0] != '/') {
+    SendError(ctx, Error::InvalidArgument("the path is not valid percent-encoding"));
+    return;
+  }
+
+  // Virtual-host style (bucket.domain) or path style (/bucket/key).
+  std::string host = req.headers.Get("host");
+  if (size_t colon = host.rfind(':'); colon != std::string::npos && host.find(']') == std::string::npos) {
+    host.resize(colon);
+  }
+  bool virtual_host = false;
+  for (const std::string& d : options.domains) {
+    if (host.size() > d.size() + 1 && host.compare(host.size() - d.size(), d.size(), d) == 0 &&
+        host[host.size() - d.size() - 1] == '.') {
+      ctx.bucket = host.substr(0, host.size() - d.size() - 1);
+      ctx.key = path->substr(1);
+      virtual_host = true;
+      break;
+    }
+  }
+  if (!virtual_host) {
+    size_t slash = path->find('/', 1);
+    ctx.bucket = path->substr(1, slash == std::string::npos ? std::string::npos : slash - 1);
+    if (slash != std::string::npos) ctx.key = path->substr(slash + 1);
+  }
+
+  if (auto e = Authenticate(ctx)) {
+    SendError(ctx, *e);
+    return;
+  }
+
+  const std::string& m = req.method;
+  if (ctx.bucket.empty()) {
+    if (m == "GET") return ListBuckets(ctx);
+    return SendError(ctx, Error::MethodNotAllowed());
+  }
+  if (ctx.key.empty()) {
+    if (m == "GET") {
+      if (ctx.Has("location")) return GetBucketLocation(ctx);
+      if (ctx.Has("versions")) return ListObjectVersions(ctx);
+      if (ctx.Has("uploads") || ctx.Has("acl") || ctx.Has("policy") || ctx.Has("cors") ||
+          ctx.Has("lifecycle") || ctx.Has("tagging") || ctx.Has("versioning")) {
+        return SendError(ctx, Error::NotImplemented("This bucket subresource is not implemented."));
+      }
+      return ListObjects(ctx, ctx.Param("list-type") == "2");
+    }
+    if (m == "PUT") {
+      if (!ctx.query.empty()) {
+        return SendError(ctx, Error::NotImplemented("This bucket subresource is not implemented."));
+      }
+      return CreateBucket(ctx);
+    }
+    if (m == "HEAD") return HeadBucket(ctx);
+    if (m == "DELETE") return DeleteBucket(ctx);
+    if (m == "POST" && ctx.Has("delete")) return DeleteObjects(ctx);
+    return SendError(ctx, Error::MethodNotAllowed());
+  }
+  if (ctx.key.size() > 1024) return SendError(ctx, Error::KeyTooLong());
+  if (ctx.Has("uploads") || ctx.Has("uploadId") || req.headers.Find("x-amz-copy-source")) {
+    return SendError(ctx, Error::NotImplemented("Multipart uploads and copies are not implemented yet."));
+  }
+  if (m == "PUT") return PutObject(ctx);
+  if (m == "GET") return GetObject(ctx, false);
+  if (m == "HEAD") return GetObject(ctx, true);
+  if (m == "DELETE") return DeleteObject(ctx);
+  SendError(ctx, Error::MethodNotAllowed());
+}
+
+// ---- the bucket registry ----
+
+namespace {
+
+std::string EncodeBucket(const BucketInfo& b) {
+  Json j;
+  j["owner"] = b.owner;
+  j["id"] = b.id;
+  j["created"] = b.created_ms;
+  return j.dump();
+}
+
+}  // namespace
+
+Result<std::optional<BucketInfo>> Service::Impl::FindBucket(std::string_view name) {
+  auto e = buckets->Get(AsBytes(name));
+  SHOAL_RETURN_IF_ERROR(e.status());
+  if (!*e) return std::optional<BucketInfo>();
+  Json j = Json::parse((*e)->value.begin(), (*e)->value.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Status::Corruption("a bucket record is not JSON");
+  BucketInfo b;
+  b.name = std::string(name);
+  b.owner = j.value("owner", "");
+  b.id = j.value("id", "");
+  b.created_ms = j.value("created", int64_t{0});
+  return std::optional<BucketInfo>(std::move(b));
+}
+
+Result<std::shared_ptr<blob::Drive>> Service::Impl::DriveOf(const BucketInfo& b) {
+  std::lock_guard lock(mu);
+  auto it = drives.find(b.id);
+  if (it != drives.end()) return it->second;
+  SHOAL_ASSIGN_OR_RETURN(auto db, store.OpenLog("s3/" + b.id + "/db"));
+  SHOAL_ASSIGN_OR_RETURN(auto blobs, store.OpenLog("s3/" + b.id + "/blobs"));
+  auto drive = std::make_shared<blob::Drive>(std::move(db), std::move(blobs));
+  drives.emplace(b.id, drive);
+  return drive;
+}
+
+std::shared_ptr<blob::Drive> Service::Impl::OwnedDrive(Context& ctx, BucketInfo* out) {
+  auto b = FindBucket(ctx.bucket);
+  if (!b.ok()) {
+    SendError(ctx, Error::InternalError(b.status().ToString()));
+    return nullptr;
+  }
+  if (!*b) {
+    SendError(ctx, Error::NoSuchBucket());
+    return nullptr;
+  }
+  if ((*b)->owner != ctx.user.name) {
+    SendError(ctx, Error::AccessDenied());
+    return nullptr;
+  }
+  auto drive = DriveOf(**b);
+  if (!drive.ok()) {
+    SendError(ctx, Error::InternalError(drive.status().ToString()));
+    return nullptr;
+  }
+  if (out) *out = **b;
+  return *drive;
+}
+
+// ---- bucket operations ----
+
+void Service::Impl::ListBuckets(Context& ctx) {
+  auto all = buckets->List(kv::Range{});
+  if (!all.ok()) return SendError(ctx, Error::InternalError(all.status().ToString()));
+  std::string xml = "<ListAllMyBucketsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
+  xml += "<Owner><ID>" + XmlEscape(ctx.user.name) + "</ID><DisplayName>" +
+         XmlEscape(ctx.user.name) + "</DisplayName></Owner><Buckets>";
+  for (const kv::Entry& e : *all) {
+    auto b = FindBucket(AsString(e.key));
+    if (!b.ok() || !*b || (*b)->owner != ctx.user.name) continue;
+    xml += "<Bucket><Name>" + XmlEscape((*b)->name) + "</Name><CreationDate>" +
+           IsoTime((*b)->created_ms) + "</CreationDate></Bucket>";
+  }
+  xml += "</Buckets></ListAllMyBucketsResult>";
+  SendXml(ctx, 200, xml);
+}
+
+void Service::Impl::CreateBucket(Context& ctx) {
+  if (!ValidBucketName(ctx.bucket)) return SendError(ctx, Error::InvalidBucketName());
+  // The body, if any, is a CreateBucketConfiguration naming a region; any
+  // region is accepted, as this node is the only one.
+  uint8_t scratch[4096];
+  for (uint64_t total = 0;;) {
+    auto n = ctx.req.body->Read(scratch, sizeof(scratch));
+    if (!n.ok()) return;  // the client went away
+    if (*n == 0) break;
+    total += *n;
+    if (total > (64 << 10)) return SendError(ctx, Error::MalformedXML());
+  }
+  std::lock_guard lock(mu);
+  auto existing = FindBucket(ctx.bucket);
+  if (!existing.ok()) return SendError(ctx, Error::InternalError(existing.status().ToString()));
+  if (*existing) {
+    return SendError(ctx, (*existing)->owner == ctx.user.name ? Error::BucketAlreadyOwnedByYou()
+                                                              : Error::BucketAlreadyExists());
+  }
+  BucketInfo b;
+  b.name = ctx.bucket;
+  b.owner = ctx.user.name;
+  b.created_ms = NowMs();
+  // A new id each time, so a bucket made again after a delete starts with
+  // fresh logs.
+  auto id = crypto::Blake2b256({AsBytes(ctx.bucket), AsBytes(std::to_string(b.created_ms)),
+                                AsBytes(ctx.req.id)});
+  b.id = ToHex(ByteView(id).subspan(0, 12));
+  Status s = buckets->Put(AsBytes(ctx.bucket), AsBytes(EncodeBucket(b)));
+  if (!s.ok()) return SendError(ctx, Error::InternalError(s.ToString()));
+  http::Headers h;
+  h.Add("Location", "/" + ctx.bucket);
+  SendEmpty(ctx, 200, h);
+}
+
+void Service::Impl::HeadBucket(Context& ctx) {
+  if (!OwnedDrive(ctx)) return;
+  http::Headers h;
+  h.Add("x-amz-bucket-region", options.region);
+  SendEmpty(ctx, 200, h);
+}
+
+void Service::Impl::GetBucketLocation(Context& ctx) {
+  if (!OwnedDrive(ctx)) return;
+  // us-east-1 is answered as an empty constraint, as S3 does.
+  std::string region = options.region == "us-east-1" ? "" : XmlEscape(options.region);
+  SendXml(ctx, 200,
+          "<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">" + region +
+              "</LocationConstraint>");
+}
+
+void Service::Impl::DeleteBucket(Context& ctx) {
+  BucketInfo info;
+  auto drive = OwnedDrive(ctx, &info);
+  if (!drive) return;
+  std::lock_guard lock(mu);
+  auto any = drive->List("/", "", 1);
+  if (!any.ok()) return SendError(ctx, Error::InternalError(any.status().ToString()));
+  if (!any->empty()) return SendError(ctx, Error::BucketNotEmpty());
+  Status s = buckets->Del(AsBytes(ctx.bucket));
+  if (!s.ok()) return SendError(ctx, Error::InternalError(s.ToString()));
+  drives.erase(info.id);
+  SendEmpty(ctx, 204);
+}
+
+}  // namespace shoal::s3
