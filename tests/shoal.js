@@ -28,7 +28,10 @@ function tempHome () {
 }
 
 // Starts `shoal serve` and resolves once it has printed its control line.
+// Listeners go on loopback with port 0 unless `args` says otherwise; the
+// addresses chosen are in the output ("s3 http://127.0.0.1:PORT").
 function serve (home, args = []) {
+  if (!args.some((a) => a.startsWith('--listen-s3'))) args = [...args, '--listen-s3', '127.0.0.1:0']
   return new Promise((resolve, reject) => {
     const child = spawn(BIN, ['--home', home, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
@@ -41,7 +44,8 @@ function serve (home, args = []) {
       out += d
       if (out.includes('control ')) {
         clearTimeout(timer)
-        resolve({ child, output: () => out })
+        const s3 = /^s3 (\S+)$/m.exec(out)
+        resolve({ child, output: () => out, s3: s3 ? s3[1] : null })
       }
     })
     child.stderr.on('data', (d) => { err += d })

@@ -140,7 +140,10 @@ class BodyReaderImpl final : public BodyReader {
   Result<size_t> Read(uint8_t* out, size_t n) override {
     if (failed_) return Status::IOError("the request body was already lost");
     if (n == 0) return size_t{0};
-    if (expect_continue_ && !continued_ && !parser_.is_done()) {
+    // Sent even before an empty body: a client that waits for it (botocore)
+    // otherwise takes the final answer for the 100 and misreads the next
+    // response on the connection.
+    if (expect_continue_ && !continued_) {
       static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
       beast::error_code ec;
       Touch(phase_, since_, Phase::kIo);
@@ -386,11 +389,14 @@ void Server::Impl::Serve(tcp::socket& sock, Conn& conn) {
       (void)writer.Send(500, h, "the handler sent no response\n");
     }
     if (!writer.complete() || !keep_alive || body.failed()) break;
+    // A client that waited for 100 Continue and got a final answer instead
+    // may still send the body, or keep state about the refusal: the
+    // connection closes (as S3 does).
+    if (expect_continue && !body.continued()) break;
     if (!parser.is_done()) {
-      // The handler answered without reading the whole body. A client that
-      // waits for 100 Continue sends nothing more; any other sends the body,
-      // which is read and dropped if small, else the connection closes.
-      if (expect_continue && !body.continued()) break;
+      // The handler answered without reading the whole body, which the
+      // client sends anyway: read and dropped if small, else the connection
+      // closes.
       uint64_t drained = 0;
       uint8_t scratch[16 << 10];
       while (!parser.is_done() && drained < (1 << 20)) {

@@ -199,6 +199,16 @@ TEST(HttpServer, ExpectContinueOnlyWhenTheBodyIsWanted) {
     EXPECT_NE(all.find("got 4: data"), std::string::npos) << all;
   }
   {
+    // An empty body still gets its 100 before the answer, and the connection
+    // stays usable.
+    Client c(server->port());
+    c.Send("PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nExpect: 100-continue\r\n\r\n");
+    std::string all = c.ReadResponses(1);
+    EXPECT_EQ(all.rfind("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK", 0), 0u) << all;
+    c.Send("GET /next HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_NE(c.ReadResponses(2).find("hello /next"), std::string::npos);
+  }
+  {
     // Refused before the body: no 100, the answer, and the connection closes
     // (the body the client still holds would otherwise be read as a request).
     Client c(server->port());

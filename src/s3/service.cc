@@ -202,6 +202,10 @@ std::optional<Error> Service::Impl::Authenticate(Context& ctx) {
     if (!parsed.ok()) return Error::AuthorizationHeaderMalformed(parsed.status().message());
     info = std::move(*parsed);
     ctx.payload_hash = "UNSIGNED-PAYLOAD";
+  } else if (ctx.Has("AWSAccessKeyId") && ctx.Has("Signature")) {
+    return Error::InvalidRequest(
+        "Signature Version 2 is not supported; sign with AWS4-HMAC-SHA256 (for boto3, "
+        "Config(signature_version='s3v4')).");
   } else {
     return Error::AccessDenied("Anonymous access is not allowed");
   }

@@ -1,0 +1,235 @@
+// The S3 API with real clients: Debian's aws-cli (/usr/bin/aws) and boto3
+// (/usr/bin/python3), against `shoal serve` on a loopback port of its own.
+'use strict'
+const test = require('node:test')
+const assert = require('node:assert')
+const { spawnSync } = require('node:child_process')
+const crypto = require('node:crypto')
+const fs = require('node:fs')
+const path = require('node:path')
+const shoal = require('../shoal')
+
+const AWS = '/usr/bin/aws'
+const PYTHON = '/usr/bin/python3'
+
+// The owner's keys and a client environment for `home` served at `endpoint`.
+function clientEnv (home, endpoint, user) {
+  const args = user ? ['credentials', '--user', user, '--json'] : ['credentials', '--json']
+  const keys = JSON.parse(shoal.ok(home, args))
+  return {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: keys.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    S3_ENDPOINT: endpoint
+  }
+}
+
+function aws (env, args, { input, allowFail } = {}) {
+  const r = spawnSync(AWS, ['--endpoint-url', env.S3_ENDPOINT, ...args], { env, input, maxBuffer: 1 << 30 })
+  if (r.error) throw r.error
+  const out = { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() }
+  if (!allowFail && out.code !== 0) throw new Error(`aws ${args.join(' ')}: ${out.stderr}`)
+  return out
+}
+
+// Runs a boto3 script; `client` is ready in it, and whatever it prints as its
+// last line is parsed as JSON.
+function boto (env, script) {
+  const prelude = `
+import json, os, sys, boto3, botocore
+from botocore.config import Config
+client = boto3.client('s3', endpoint_url=os.environ['S3_ENDPOINT'],
+    config=Config(s3={'addressing_style': 'path'}, signature_version='s3v4',
+                  retries={'max_attempts': 1}))
+def code(fn):
+    try:
+        fn()
+        return None
+    except botocore.exceptions.ClientError as e:
+        return [e.response['Error']['Code'], e.response['ResponseMetadata']['HTTPStatusCode']]
+`
+  const r = spawnSync(PYTHON, ['-c', prelude + script], { env, maxBuffer: 1 << 30 })
+  if (r.error) throw r.error
+  if (r.status !== 0) throw new Error('boto3 script failed: ' + r.stderr.toString())
+  const lines = r.stdout.toString().trim().split('\n')
+  return JSON.parse(lines[lines.length - 1])
+}
+
+async function withServer (fn) {
+  const home = shoal.tempHome()
+  const server = await shoal.serve(home)
+  try {
+    assert.match(server.s3, /^http:\/\/127\.0\.0\.1:\d+$/)
+    await fn(home, server)
+  } finally {
+    server.child.kill('SIGTERM')
+    assert.equal(await shoal.waitExit(server.child), 0)
+    fs.rmSync(home, { recursive: true, force: true })
+  }
+}
+
+test('aws-cli: buckets, objects, listing, sync and removal', async () => {
+  await withServer(async (home, server) => {
+    const env = clientEnv(home, server.s3)
+    const endpoints = JSON.parse(fs.readFileSync(path.join(home, 'endpoints.json')))
+    assert.equal(endpoints.s3, server.s3)
+    assert.equal(fs.statSync(path.join(home, 'users.json')).mode & 0o777, 0o600)
+
+    aws(env, ['s3', 'mb', 's3://photos'])
+    assert.match(aws(env, ['s3', 'ls']).stdout, / photos$/m)
+
+    const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'shoal-s3-'))
+    const files = {}
+    for (const name of ['a.txt', 'sub/b.bin', 'sub/deeper/c.bin', 'empty']) {
+      const data = name === 'empty' ? Buffer.alloc(0) : crypto.randomBytes(1000 + name.length * 5000)
+      fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true })
+      fs.writeFileSync(path.join(dir, name), data)
+      files[name] = data
+    }
+    aws(env, ['s3', 'sync', dir, 's3://photos/trip'])
+    const listing = aws(env, ['s3', 'ls', 's3://photos/trip/', '--recursive']).stdout
+    for (const name of Object.keys(files)) assert.match(listing, new RegExp(' trip/' + name + '$', 'm'))
+    // A second sync has nothing to do.
+    assert.equal(aws(env, ['s3', 'sync', dir, 's3://photos/trip']).stdout.trim(), '')
+    // Delimited listing: the top level shows the folder only.
+    assert.match(aws(env, ['s3', 'ls', 's3://photos/trip/']).stdout, /PRE sub\//)
+
+    const back = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'shoal-s3-back-'))
+    aws(env, ['s3', 'sync', 's3://photos/trip', back])
+    for (const [name, data] of Object.entries(files)) {
+      assert.deepEqual(fs.readFileSync(path.join(back, name)), data, name)
+    }
+    assert.equal(aws(env, ['s3', 'cp', 's3://photos/trip/a.txt', '-']).stdout, files['a.txt'].toString())
+
+    const rb = aws(env, ['s3', 'rb', 's3://photos'], { allowFail: true })
+    assert.notEqual(rb.code, 0)
+    assert.match(rb.stderr, /BucketNotEmpty/)
+    aws(env, ['s3', 'rm', 's3://photos', '--recursive'])
+    aws(env, ['s3', 'rb', 's3://photos'])
+    assert.doesNotMatch(aws(env, ['s3', 'ls']).stdout, /photos/)
+    fs.rmSync(dir, { recursive: true, force: true })
+    fs.rmSync(back, { recursive: true, force: true })
+  })
+})
+
+test('boto3: metadata, ranges, conditionals, listing past 1,000 keys, presigned GET', async () => {
+  await withServer(async (home, server) => {
+    const env = clientEnv(home, server.s3)
+    const r = boto(env, `
+import hashlib, urllib.request, urllib.error
+client.create_bucket(Bucket='docs')
+body = bytes(range(256)) * 400
+put = client.put_object(Bucket='docs', Key='dir/file.bin', Body=body, ContentType='application/x-test',
+                        Metadata={'Colour': 'blue'}, CacheControl='no-cache')
+head = client.head_object(Bucket='docs', Key='dir/file.bin')
+etag = put['ETag']
+rng = client.get_object(Bucket='docs', Key='dir/file.bin', Range='bytes=1000-1009')
+tail = client.get_object(Bucket='docs', Key='dir/file.bin', Range='bytes=-5')
+out = {
+  'etag_is_md5': etag == '"' + hashlib.md5(body).hexdigest() + '"',
+  'length': head['ContentLength'], 'type': head['ContentType'], 'meta': head['Metadata'],
+  'cache': head.get('CacheControl'),
+  'range': list(rng['Body'].read()), 'range_status': rng['ResponseMetadata']['HTTPStatusCode'],
+  'content_range': rng['ContentRange'], 'tail': list(tail['Body'].read()),
+  'whole_ok': client.get_object(Bucket='docs', Key='dir/file.bin')['Body'].read() == body,
+  'not_modified': code(lambda: client.get_object(Bucket='docs', Key='dir/file.bin', IfNoneMatch=etag)),
+  'precondition': code(lambda: client.get_object(Bucket='docs', Key='dir/file.bin', IfMatch='"nope"')),
+  'unsatisfiable': code(lambda: client.get_object(Bucket='docs', Key='dir/file.bin', Range='bytes=999999-')),
+  'no_key': code(lambda: client.get_object(Bucket='docs', Key='missing')),
+  'no_bucket': code(lambda: client.get_object(Bucket='nobucket', Key='x')),
+  'bad_name': code(lambda: client.create_bucket(Bucket='Bad_Name')),
+  'again': code(lambda: client.create_bucket(Bucket='docs')),
+  'bad_md5': code(lambda: client.put_object(Bucket='docs', Key='x', Body=b'abc', ContentMD5='AAAAAAAAAAAAAAAAAAAAAA==')),
+}
+# 1,200 keys in two folders, listed 1,000 at a time and by delimiter.
+for i in range(1200):
+    client.put_object(Bucket='docs', Key='many/%s/%04d' % ('a' if i % 2 else 'b', i), Body=b'x')
+keys, token = [], None
+pages = 0
+while True:
+    kw = {'Bucket': 'docs', 'Prefix': 'many/'}
+    if token: kw['ContinuationToken'] = token
+    page = client.list_objects_v2(**kw)
+    pages += 1
+    keys += [o['Key'] for o in page.get('Contents', [])]
+    if not page['IsTruncated']: break
+    token = page['NextContinuationToken']
+out['listed'] = len(keys)
+out['sorted'] = keys == sorted(keys)
+out['pages'] = pages
+folders = client.list_objects_v2(Bucket='docs', Prefix='many/', Delimiter='/')
+out['folders'] = [p['Prefix'] for p in folders.get('CommonPrefixes', [])]
+v1 = client.list_objects(Bucket='docs', Prefix='many/a/', MaxKeys=7)
+out['v1_truncated'] = v1['IsTruncated']
+out['v1_count'] = len(v1['Contents'])
+deleted = client.delete_objects(Bucket='docs', Delete={'Objects': [{'Key': k} for k in keys[:500]]})
+out['deleted'] = len(deleted.get('Deleted', []))
+out['left'] = client.list_objects_v2(Bucket='docs', Prefix='many/')['KeyCount']
+url = client.generate_presigned_url('get_object', Params={'Bucket': 'docs', 'Key': 'dir/file.bin'}, ExpiresIn=60)
+out['presigned_ok'] = urllib.request.urlopen(url).read() == body
+try:
+    sig = url.split('X-Amz-Signature=')[1][:64]
+    urllib.request.urlopen(url.replace(sig, sig[:-1] + ('0' if sig[-1] != '0' else '1')))
+    out['tampered'] = 200
+except urllib.error.HTTPError as e:
+    out['tampered'] = e.code
+print(json.dumps(out))
+`)
+    assert.equal(r.etag_is_md5, true)
+    assert.equal(r.length, 102400)
+    assert.equal(r.type, 'application/x-test')
+    assert.deepEqual(r.meta, { colour: 'blue' })
+    assert.equal(r.cache, 'no-cache')
+    assert.deepEqual(r.range, [232, 233, 234, 235, 236, 237, 238, 239, 240, 241])
+    assert.equal(r.range_status, 206)
+    assert.equal(r.content_range, 'bytes 1000-1009/102400')
+    assert.deepEqual(r.tail, [251, 252, 253, 254, 255])
+    assert.equal(r.whole_ok, true)
+    assert.deepEqual(r.not_modified, ['304', 304])
+    assert.deepEqual(r.precondition, ['PreconditionFailed', 412])
+    assert.deepEqual(r.unsatisfiable, ['InvalidRange', 416])
+    assert.deepEqual(r.no_key, ['NoSuchKey', 404])
+    assert.deepEqual(r.no_bucket, ['NoSuchBucket', 404])
+    assert.deepEqual(r.bad_name, ['InvalidBucketName', 400])
+    assert.deepEqual(r.again, ['BucketAlreadyOwnedByYou', 409])
+    assert.deepEqual(r.bad_md5, ['BadDigest', 400])
+    assert.equal(r.listed, 1200)
+    assert.equal(r.sorted, true)
+    assert.equal(r.pages, 2)
+    assert.deepEqual(r.folders, ['many/a/', 'many/b/'])
+    assert.equal(r.v1_truncated, true)
+    assert.equal(r.v1_count, 7)
+    assert.equal(r.deleted, 500)
+    assert.equal(r.left, 700)
+    assert.equal(r.presigned_ok, true)
+    assert.equal(r.tampered, 403)
+  })
+})
+
+test('authentication: wrong keys, anonymous requests and other users are refused', async () => {
+  await withServer(async (home, server) => {
+    const env = clientEnv(home, server.s3)
+    aws(env, ['s3', 'mb', 's3://mine'])
+    const added = JSON.parse(shoal.ok(home, ['user', 'add', 'guest', '--json']))
+    assert.match(added.accessKeyId, /^SH[A-Z0-9]{18}$/)
+    const guest = clientEnv(home, server.s3, 'guest')
+    assert.equal(guest.AWS_ACCESS_KEY_ID, added.accessKeyId)
+    const denied = aws(guest, ['s3', 'ls', 's3://mine'], { allowFail: true })
+    assert.match(denied.stderr, /AccessDenied/)
+    aws(guest, ['s3', 'mb', 's3://theirs'])
+    assert.doesNotMatch(aws(env, ['s3', 'ls']).stdout, /theirs/)
+    const taken = aws(guest, ['s3', 'mb', 's3://mine'], { allowFail: true })
+    assert.match(taken.stderr, /BucketAlreadyExists/)
+
+    const wrong = { ...env, AWS_SECRET_ACCESS_KEY: 'x' + env.AWS_SECRET_ACCESS_KEY.slice(1) }
+    assert.match(aws(wrong, ['s3', 'ls'], { allowFail: true }).stderr, /SignatureDoesNotMatch/)
+    const unknown = { ...env, AWS_ACCESS_KEY_ID: 'SHNOSUCHKEY000000000' }
+    assert.match(aws(unknown, ['s3', 'ls'], { allowFail: true }).stderr, /InvalidAccessKeyId/)
+    const anonymous = aws(env, ['s3', 'ls', 's3://mine', '--no-sign-request'], { allowFail: true })
+    assert.match(anonymous.stderr, /AccessDenied/)
+  })
+})
