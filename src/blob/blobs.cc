@@ -77,6 +77,11 @@ Result<BlobId> Blobs::Writer::Finish() {
   finished_ = true;
   if (!current_.empty()) full_.push_back(std::move(current_));
   SHOAL_RETURN_IF_ERROR(Flush());
+  return FinishBlocks();
+}
+
+// The id of blocks_, which are in the log.
+Result<BlobId> Blobs::Writer::FinishBlocks() {
   log::Log& log = *blobs_.log_;
   BlobId id;
   if (blocks_.empty()) {
@@ -111,6 +116,14 @@ Result<BlobId> Blobs::Writer::Finish() {
   for (const Bytes& b : map) id.byte_length += b.size();
   id.block_map = true;
   return id;
+}
+
+Result<BlobId> Blobs::PutBlocks(const std::vector<MapEntry>& blocks) {
+  Writer w(*this);
+  w.blocks_ = blocks;
+  for (const MapEntry& m : blocks) w.size_ += m.size;
+  w.finished_ = true;
+  return w.FinishBlocks();
 }
 
 Result<BlobId> Blobs::Put(ByteView data) {

@@ -75,6 +75,7 @@ class Blobs {
    private:
     friend class Blobs;
     explicit Writer(Blobs& blobs) : blobs_(blobs) {}
+    Result<BlobId> FinishBlocks();
     Status Flush();
 
     Blobs& blobs_;
@@ -88,6 +89,12 @@ class Blobs {
   std::unique_ptr<Writer> NewWriter() { return std::unique_ptr<Writer>(new Writer(*this)); }
   // A whole blob in one call (what Hyperblobs' put does).
   Result<BlobId> Put(ByteView data);
+
+  // A blob made of blocks already in the log, in this order (a multipart
+  // upload's parts): a block map, or a plain id when they are consecutive.
+  Result<BlobId> PutBlocks(const std::vector<MapEntry>& blocks);
+  // The blob's blocks as (index, size), in order.
+  Result<std::vector<MapEntry>> Blocks(const BlobId& id);
 
   // The blob's size: byte_length, or for a block map the sum of its blocks.
   Result<uint64_t> Size(const BlobId& id);
@@ -103,9 +110,6 @@ class Blobs {
   log::Log& log() { return *log_; }
 
  private:
-  // The blob's blocks as (index, size), in order.
-  Result<std::vector<MapEntry>> Blocks(const BlobId& id);
-
   std::shared_ptr<log::Log> log_;
 };
 

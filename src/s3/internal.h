@@ -67,6 +67,7 @@ struct Service::Impl {
 
   std::mutex mu;  // guards drives and bucket creation/deletion
   std::map<std::string, std::shared_ptr<blob::Drive>> drives;  // by bucket id
+  std::map<std::string, std::shared_ptr<kv::Bee>> uploads;     // by bucket id
 
   void Handle(http::Request& req, http::ResponseWriter& w);
 
@@ -85,7 +86,22 @@ struct Service::Impl {
   // returns null otherwise.
   std::shared_ptr<blob::Drive> OwnedDrive(Context& ctx, BucketInfo* info = nullptr);
 
-  // Operations (bucket.cc, object.cc, list.cc).
+  // A request body streamed into `blobs`, its MD5 and SHA-256 (against
+  // x-amz-content-sha256) and Content-MD5 checked. On any failure the error
+  // is answered (if the client is still there), what was written is cleared,
+  // and nullopt returned.
+  struct Received {
+    blob::BlobId id;
+    Bytes md5;
+    uint64_t size = 0;
+  };
+  std::optional<Received> ReceiveBody(Context& ctx, blob::Blobs& blobs,
+                                      const std::optional<Bytes>& content_md5);
+  // The Content-MD5 header decoded (empty when absent); nullopt, with
+  // InvalidDigest answered, when it is not 16 bytes of base64.
+  std::optional<Bytes> ContentMd5(Context& ctx);
+
+  // Operations (service.cc, object.cc, list.cc, multipart.cc).
   void ListBuckets(Context& ctx);
   void CreateBucket(Context& ctx);
   void DeleteBucket(Context& ctx);
@@ -97,7 +113,22 @@ struct Service::Impl {
   void DeleteObjects(Context& ctx);
   void ListObjects(Context& ctx, bool v2);
   void ListObjectVersions(Context& ctx);
+  void CreateMultipartUpload(Context& ctx);
+  void UploadPart(Context& ctx);
+  void CompleteMultipartUpload(Context& ctx);
+  void AbortMultipartUpload(Context& ctx);
+  void ListParts(Context& ctx);
+  void ListMultipartUploads(Context& ctx);
+
+  // The bucket's database of uploads in progress (multipart.cc).
+  Result<std::shared_ptr<kv::Bee>> UploadsOf(const BucketInfo& b);
+  // The upload named by ?uploadId, which must be for ctx.key; otherwise
+  // NoSuchUpload is answered and nullopt returned.
+  std::optional<std::string> FindUpload(Context& ctx, kv::Bee& bee, std::string* meta_json);
 };
+
+// Content-Type, the stored headers and x-amz-meta-* of a request.
+ObjectMeta MetaFromHeaders(const http::Headers& h);
 
 // Times as S3 writes them.
 std::string IsoTime(int64_t ms);   // 2009-10-12T17:50:30.000Z

@@ -124,29 +124,104 @@ constexpr const char* kStoredHeaders[] = {"Content-Encoding", "Content-Dispositi
 
 }  // namespace
 
+ObjectMeta MetaFromHeaders(const http::Headers& h) {
+  ObjectMeta meta;
+  if (const std::string* ct = h.Find("content-type")) meta.content_type = *ct;
+  for (const char* name : kStoredHeaders) {
+    if (const std::string* v = h.Find(name)) meta.headers.emplace_back(name, *v);
+  }
+  for (const auto& [name, value] : h.fields()) {
+    std::string lower = Lower(name);
+    if (lower.rfind("x-amz-meta-", 0) == 0) meta.user.emplace_back(lower.substr(11), value);
+  }
+  return meta;
+}
+
+std::optional<Service::Impl::Received> Service::Impl::ReceiveBody(
+    Context& ctx, blob::Blobs& blobs, const std::optional<Bytes>& content_md5) {
+  if (!ctx.req.content_length && !ctx.req.chunked) {
+    SendError(ctx, Error::MissingContentLength());
+    return std::nullopt;
+  }
+  if (ctx.req.content_length && *ctx.req.content_length > kMaxPutBytes) {
+    SendError(ctx, Error::EntityTooLarge());
+    return std::nullopt;
+  }
+  if (ctx.payload_hash.rfind("STREAMING-", 0) == 0) {
+    SendError(ctx, Error::NotImplemented("aws-chunked uploads are not implemented yet."));
+    return std::nullopt;
+  }
+  const bool check_sha256 = ctx.payload_hash != "UNSIGNED-PAYLOAD";
+  if (check_sha256 && !IsHex64(ctx.payload_hash)) {
+    SendError(ctx, Error::InvalidArgument("x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a "
+                                          "SHA-256 in lower-case hex"));
+    return std::nullopt;
+  }
+  // The body goes into the blobs log as it arrives.
+  auto writer = blobs.NewWriter();
+  crypto::StreamingDigest md5(crypto::StreamingDigest::Kind::kMd5);
+  std::optional<crypto::StreamingDigest> sha256;
+  if (check_sha256) sha256.emplace(crypto::StreamingDigest::Kind::kSha256);
+  Bytes buf(kReadChunk);
+  uint64_t total = 0;
+  // Whatever was appended is cleared again: the blocks stay in the log's
+  // tree but take no space.
+  auto fail = [&](std::optional<Error> e) -> std::optional<Received> {
+    auto id = writer->Finish();
+    if (id.ok()) (void)blobs.Clear(*id);
+    if (e) SendError(ctx, *e);
+    return std::nullopt;
+  };
+  for (;;) {
+    auto n = ctx.req.body->Read(buf.data(), buf.size());
+    if (!n.ok()) return fail(std::nullopt);  // the client went away; nothing to answer
+    if (*n == 0) break;
+    ByteView chunk(buf.data(), *n);
+    total += *n;
+    if (total > kMaxPutBytes) return fail(Error::EntityTooLarge());
+    md5.Update(chunk);
+    if (sha256) sha256->Update(chunk);
+    Status s = writer->Write(chunk);
+    if (!s.ok()) return fail(Error::InternalError(s.ToString()));
+  }
+  if (ctx.req.content_length && total != *ctx.req.content_length) {
+    return fail(Error::IncompleteBody());
+  }
+  Received r;
+  r.md5 = md5.Final();
+  r.size = total;
+  if (sha256 && ToHex(sha256->Final()) != ctx.payload_hash) {
+    return fail(Error::XAmzContentSHA256Mismatch());
+  }
+  if (content_md5 && *content_md5 != r.md5) return fail(Error::BadDigest());
+  auto id = writer->Finish();
+  if (!id.ok()) {
+    SendError(ctx, Error::InternalError(id.status().ToString()));
+    return std::nullopt;
+  }
+  r.id = *id;
+  return r;
+}
+
+std::optional<Bytes> Service::Impl::ContentMd5(Context& ctx) {
+  const std::string* md5 = ctx.req.headers.Find("content-md5");
+  if (!md5) return Bytes();
+  auto d = Base64Decode(*md5);
+  if (!d || d->size() != 16) {
+    SendError(ctx, Error::InvalidDigest());
+    return std::nullopt;
+  }
+  return d;
+}
+
 void Service::Impl::PutObject(Context& ctx) {
   auto drive = OwnedDrive(ctx);
   if (!drive) return;
   const http::Headers& h = ctx.req.headers;
-  if (!ctx.req.content_length && !ctx.req.chunked) {
-    return SendError(ctx, Error::MissingContentLength());
-  }
-  if (ctx.req.content_length && *ctx.req.content_length > kMaxPutBytes) {
-    return SendError(ctx, Error::EntityTooLarge());
-  }
-  if (ctx.payload_hash.rfind("STREAMING-", 0) == 0) {
-    return SendError(ctx, Error::NotImplemented("aws-chunked uploads are not implemented yet."));
-  }
-  const bool check_sha256 = ctx.payload_hash != "UNSIGNED-PAYLOAD";
-  if (check_sha256 && !IsHex64(ctx.payload_hash)) {
-    return SendError(ctx, Error::InvalidArgument("x-amz-content-sha256 must be UNSIGNED-PAYLOAD "
-                                                 "or a SHA-256 in lower-case hex"));
-  }
+  auto md5_header = ContentMd5(ctx);
+  if (!md5_header) return;
   std::optional<Bytes> content_md5;
-  if (const std::string* md5 = h.Find("content-md5")) {
-    content_md5 = Base64Decode(*md5);
-    if (!content_md5 || content_md5->size() != 16) return SendError(ctx, Error::InvalidDigest());
-  }
+  if (!md5_header->empty()) content_md5 = std::move(*md5_header);
   const std::string path = "/" + ctx.key;
   const std::string* if_match = h.Find("if-match");
   const std::string* if_none_match = h.Find("if-none-match");
@@ -166,66 +241,16 @@ void Service::Impl::PutObject(Context& ctx) {
     }
   }
 
-  // The body goes into the blobs log as it arrives.
-  auto writer = drive->blobs().NewWriter();
-  crypto::StreamingDigest md5(crypto::StreamingDigest::Kind::kMd5);
-  std::optional<crypto::StreamingDigest> sha256;
-  if (check_sha256) sha256.emplace(crypto::StreamingDigest::Kind::kSha256);
-  Bytes buf(kReadChunk);
-  uint64_t total = 0;
-  auto discard = [&] {
-    auto id = writer->Finish();
-    if (id.ok()) (void)drive->blobs().Clear(*id);
-  };
-  for (;;) {
-    auto n = ctx.req.body->Read(buf.data(), buf.size());
-    if (!n.ok()) {
-      discard();  // the client went away; nothing to answer
-      return;
-    }
-    if (*n == 0) break;
-    ByteView chunk(buf.data(), *n);
-    total += *n;
-    if (total > kMaxPutBytes) {
-      discard();
-      return SendError(ctx, Error::EntityTooLarge());
-    }
-    md5.Update(chunk);
-    if (sha256) sha256->Update(chunk);
-    Status s = writer->Write(chunk);
-    if (!s.ok()) {
-      discard();
-      return SendError(ctx, Error::InternalError(s.ToString()));
-    }
-  }
-  if (ctx.req.content_length && total != *ctx.req.content_length) {
-    discard();
-    return SendError(ctx, Error::IncompleteBody());
-  }
-  Bytes digest = md5.Final();
-  if (sha256 && ToHex(sha256->Final()) != ctx.payload_hash) {
-    discard();
-    return SendError(ctx, Error::XAmzContentSHA256Mismatch());
-  }
-  if (content_md5 && *content_md5 != digest) {
-    discard();
-    return SendError(ctx, Error::BadDigest());
-  }
-  auto id = writer->Finish();
-  if (!id.ok()) return SendError(ctx, Error::InternalError(id.status().ToString()));
+  auto body = ReceiveBody(ctx, drive->blobs(), content_md5);
+  if (!body) return;
+  const Bytes& digest = body->md5;
+  const uint64_t total = body->size;
+  const blob::BlobId* id = &body->id;
 
-  ObjectMeta meta;
+  ObjectMeta meta = MetaFromHeaders(h);
   meta.etag = ToHex(digest);
   meta.size = total;
   meta.mtime_ms = NowMs();
-  if (const std::string* ct = h.Find("content-type")) meta.content_type = *ct;
-  for (const char* name : kStoredHeaders) {
-    if (const std::string* v = h.Find(name)) meta.headers.emplace_back(name, *v);
-  }
-  for (const auto& [name, value] : h.fields()) {
-    std::string lower = Lower(name);
-    if (lower.rfind("x-amz-meta-", 0) == 0) meta.user.emplace_back(lower.substr(11), value);
-  }
   blob::FileEntry entry;
   entry.path = path;
   entry.blob = *id;
@@ -240,7 +265,10 @@ void Service::Impl::PutObject(Context& ctx) {
     };
   }
   Status s = drive->PutEntry(entry, cas);
-  if (!s.ok()) return SendError(ctx, Error::InternalError(s.ToString()));
+  if (!s.ok()) {
+    (void)drive->blobs().Clear(*id);
+    return SendError(ctx, Error::InternalError(s.ToString()));
+  }
   if (refused) {
     (void)drive->blobs().Clear(*id);
     return SendError(ctx, Error::PreconditionFailed());

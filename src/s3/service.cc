@@ -289,7 +289,8 @@ void Service::Impl::Handle(http::Request& req, http::ResponseWriter& w) {
     if (m == "GET") {
       if (ctx.Has("location")) return GetBucketLocation(ctx);
       if (ctx.Has("versions")) return ListObjectVersions(ctx);
-      if (ctx.Has("uploads") || ctx.Has("acl") || ctx.Has("policy") || ctx.Has("cors") ||
+      if (ctx.Has("uploads")) return ListMultipartUploads(ctx);
+      if (ctx.Has("acl") || ctx.Has("policy") || ctx.Has("cors") ||
           ctx.Has("lifecycle") || ctx.Has("tagging") || ctx.Has("versioning")) {
         return SendError(ctx, Error::NotImplemented("This bucket subresource is not implemented."));
       }
@@ -307,8 +308,16 @@ void Service::Impl::Handle(http::Request& req, http::ResponseWriter& w) {
     return SendError(ctx, Error::MethodNotAllowed());
   }
   if (ctx.key.size() > 1024) return SendError(ctx, Error::KeyTooLong());
-  if (ctx.Has("uploads") || ctx.Has("uploadId") || req.headers.Find("x-amz-copy-source")) {
-    return SendError(ctx, Error::NotImplemented("Multipart uploads and copies are not implemented yet."));
+  if (req.headers.Find("x-amz-copy-source")) {
+    return SendError(ctx, Error::NotImplemented("Copies are not implemented yet."));
+  }
+  if (m == "POST" && ctx.Has("uploads")) return CreateMultipartUpload(ctx);
+  if (ctx.Has("uploadId")) {
+    if (m == "PUT") return UploadPart(ctx);
+    if (m == "POST") return CompleteMultipartUpload(ctx);
+    if (m == "DELETE") return AbortMultipartUpload(ctx);
+    if (m == "GET") return ListParts(ctx);
+    return SendError(ctx, Error::MethodNotAllowed());
   }
   if (m == "PUT") return PutObject(ctx);
   if (m == "GET") return GetObject(ctx, false);
