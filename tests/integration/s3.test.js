@@ -233,3 +233,72 @@ test('authentication: wrong keys, anonymous requests and other users are refused
     assert.match(anonymous.stderr, /AccessDenied/)
   })
 })
+
+test('multipart: aws s3 cp of 100 MiB, and boto3 parts, listing, abort and errors', async () => {
+  await withServer(async (home, server) => {
+    const env = clientEnv(home, server.s3)
+    aws(env, ['s3', 'mb', 's3://big'])
+    const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'shoal-s3-big-'))
+    const file = path.join(dir, 'big.bin')
+    const data = crypto.randomBytes(100 << 20)
+    fs.writeFileSync(file, data)
+    aws(env, ['s3', 'cp', file, 's3://big/big.bin', '--only-show-errors'])
+    const head = JSON.parse(aws(env, ['s3api', 'head-object', '--bucket', 'big', '--key', 'big.bin']).stdout)
+    assert.equal(head.ContentLength, 100 << 20)
+    assert.match(head.ETag, /^"[0-9a-f]{32}-\d+"$/)
+    aws(env, ['s3', 'cp', 's3://big/big.bin', path.join(dir, 'back.bin'), '--only-show-errors'])
+    assert.ok(data.equals(fs.readFileSync(path.join(dir, 'back.bin'))))
+    fs.rmSync(dir, { recursive: true, force: true })
+
+    const r = boto(env, `
+import hashlib
+part = bytes([7]) * (5 << 20)
+up = client.create_multipart_upload(Bucket='big', Key='parts.bin', ContentType='text/x-parts', Metadata={'k': 'v'})
+uid = up['UploadId']
+e1 = client.upload_part(Bucket='big', Key='parts.bin', UploadId=uid, PartNumber=1, Body=part)['ETag']
+e2 = client.upload_part(Bucket='big', Key='parts.bin', UploadId=uid, PartNumber=2, Body=b'tail')['ETag']
+listed = client.list_parts(Bucket='big', Key='parts.bin', UploadId=uid)
+uploads = client.list_multipart_uploads(Bucket='big')
+out = {
+  'parts': [(p['PartNumber'], p['Size']) for p in listed['Parts']],
+  'uploads': [u['Key'] for u in uploads.get('Uploads', [])],
+  'invisible': client.list_objects_v2(Bucket='big', Prefix='parts')['KeyCount'],
+  'bad_etag': code(lambda: client.complete_multipart_upload(Bucket='big', Key='parts.bin', UploadId=uid,
+      MultipartUpload={'Parts': [{'PartNumber': 1, 'ETag': '"00"'}, {'PartNumber': 2, 'ETag': e2}]})),
+  'order': code(lambda: client.complete_multipart_upload(Bucket='big', Key='parts.bin', UploadId=uid,
+      MultipartUpload={'Parts': [{'PartNumber': 2, 'ETag': e2}, {'PartNumber': 1, 'ETag': e1}]})),
+}
+small = client.create_multipart_upload(Bucket='big', Key='small.bin')['UploadId']
+s1 = client.upload_part(Bucket='big', Key='small.bin', UploadId=small, PartNumber=1, Body=b'a')['ETag']
+s2 = client.upload_part(Bucket='big', Key='small.bin', UploadId=small, PartNumber=2, Body=b'b')['ETag']
+out['too_small'] = code(lambda: client.complete_multipart_upload(Bucket='big', Key='small.bin', UploadId=small,
+    MultipartUpload={'Parts': [{'PartNumber': 1, 'ETag': s1}, {'PartNumber': 2, 'ETag': s2}]}))
+client.abort_multipart_upload(Bucket='big', Key='small.bin', UploadId=small)
+out['aborted'] = code(lambda: client.list_parts(Bucket='big', Key='small.bin', UploadId=small))
+done = client.complete_multipart_upload(Bucket='big', Key='parts.bin', UploadId=uid,
+    MultipartUpload={'Parts': [{'PartNumber': 1, 'ETag': e1}, {'PartNumber': 2, 'ETag': e2}]})
+want = hashlib.md5(hashlib.md5(part).digest() + hashlib.md5(b'tail').digest()).hexdigest() + '-2'
+obj = client.get_object(Bucket='big', Key='parts.bin')
+out['etag_ok'] = done['ETag'] == '"' + want + '"' and obj['ETag'] == done['ETag']
+out['body_ok'] = obj['Body'].read() == part + b'tail'
+out['type'] = obj['ContentType']
+out['meta'] = obj['Metadata']
+out['range'] = client.get_object(Bucket='big', Key='parts.bin', Range='bytes=%d-%d' % ((5 << 20) - 2, (5 << 20) + 1))['Body'].read().decode('latin1')
+out['gone'] = code(lambda: client.list_parts(Bucket='big', Key='parts.bin', UploadId=uid))
+print(json.dumps(out))
+`)
+    assert.deepEqual(r.parts, [[1, 5 << 20], [2, 4]])
+    assert.deepEqual(r.uploads, ['parts.bin'])
+    assert.equal(r.invisible, 0)
+    assert.deepEqual(r.bad_etag, ['InvalidPart', 400])
+    assert.deepEqual(r.order, ['InvalidPartOrder', 400])
+    assert.deepEqual(r.too_small, ['EntityTooSmall', 400])
+    assert.deepEqual(r.aborted, ['NoSuchUpload', 404])
+    assert.equal(r.etag_ok, true)
+    assert.equal(r.body_ok, true)
+    assert.equal(r.type, 'text/x-parts')
+    assert.deepEqual(r.meta, { k: 'v' })
+    assert.equal(r.range, '\x07\x07ta')
+    assert.deepEqual(r.gone, ['NoSuchUpload', 404])
+  })
+})
