@@ -120,6 +120,19 @@ struct Service::Impl {
   void ListParts(Context& ctx);
   void ListMultipartUploads(Context& ctx);
 
+  // Copies (copy.cc).
+  struct CopySourceInfo {
+    std::string bucket, key;
+    BucketInfo info;
+    std::shared_ptr<blob::Drive> drive;
+    blob::BlobId blob;
+    ObjectMeta meta;
+  };
+  bool CopySource(Context& ctx, CopySourceInfo* out);
+  Result<Received> CopyBytes(CopySourceInfo& src, blob::Blobs& dest, uint64_t offset,
+                             uint64_t length);
+  void CopyObject(Context& ctx);
+
   // The bucket's database of uploads in progress (multipart.cc).
   Result<std::shared_ptr<kv::Bee>> UploadsOf(const BucketInfo& b);
   // The upload named by ?uploadId, which must be for ctx.key; otherwise

@@ -147,12 +147,35 @@ void Service::Impl::UploadPart(Context& ctx) {
   if (!bee.ok()) return SendError(ctx, Error::InternalError(bee.status().ToString()));
   auto id = FindUpload(ctx, **bee, nullptr);
   if (!id) return;
-  auto md5 = ContentMd5(ctx);
-  if (!md5) return;
-  std::optional<Bytes> content_md5;
-  if (!md5->empty()) content_md5 = std::move(*md5);
-  auto body = ReceiveBody(ctx, drive->blobs(), content_md5);
-  if (!body) return;
+  std::optional<Received> body;
+  const bool copy = ctx.req.headers.Find("x-amz-copy-source") != nullptr;
+  if (copy) {
+    // UploadPartCopy: the part is (a range of) another object.
+    CopySourceInfo src;
+    if (!CopySource(ctx, &src)) return;
+    uint64_t first = 0, length = src.meta.size;
+    if (const std::string* r = ctx.req.headers.Find("x-amz-copy-source-range")) {
+      unsigned long long a = 0, b = 0;
+      char tail = 0;
+      if (std::sscanf(r->c_str(), "bytes=%llu-%llu%c", &a, &b, &tail) != 2 || b < a) {
+        return SendError(ctx, Error::InvalidArgument("The x-amz-copy-source-range value must be "
+                                                     "of the form bytes=first-last"));
+      }
+      if (b >= src.meta.size) return SendError(ctx, Error::InvalidRange());
+      first = a;
+      length = b - a + 1;
+    }
+    auto copied = CopyBytes(src, drive->blobs(), first, length);
+    if (!copied.ok()) return SendError(ctx, Error::InternalError(copied.status().ToString()));
+    body = std::move(*copied);
+  } else {
+    auto md5 = ContentMd5(ctx);
+    if (!md5) return;
+    std::optional<Bytes> content_md5;
+    if (!md5->empty()) content_md5 = std::move(*md5);
+    body = ReceiveBody(ctx, drive->blobs(), content_md5);
+    if (!body) return;
+  }
   Part p;
   p.number = number;
   p.etag = ToHex(body->md5);
@@ -169,6 +192,11 @@ void Service::Impl::UploadPart(Context& ctx) {
     return SendError(ctx, Error::InternalError(s.ToString()));
   }
   if (old) (void)drive->blobs().Clear(old->blob);
+  if (copy) {
+    return SendXml(ctx, 200,
+                   "<CopyPartResult><LastModified>" + IsoTime(p.mtime_ms) +
+                       "</LastModified><ETag>&quot;" + p.etag + "&quot;</ETag></CopyPartResult>");
+  }
   http::Headers h;
   h.Add("ETag", "\"" + p.etag + "\"");
   SendEmpty(ctx, 200, h);

@@ -308,9 +308,6 @@ void Service::Impl::Handle(http::Request& req, http::ResponseWriter& w) {
     return SendError(ctx, Error::MethodNotAllowed());
   }
   if (ctx.key.size() > 1024) return SendError(ctx, Error::KeyTooLong());
-  if (req.headers.Find("x-amz-copy-source")) {
-    return SendError(ctx, Error::NotImplemented("Copies are not implemented yet."));
-  }
   if (m == "POST" && ctx.Has("uploads")) return CreateMultipartUpload(ctx);
   if (ctx.Has("uploadId")) {
     if (m == "PUT") return UploadPart(ctx);
@@ -319,6 +316,7 @@ void Service::Impl::Handle(http::Request& req, http::ResponseWriter& w) {
     if (m == "GET") return ListParts(ctx);
     return SendError(ctx, Error::MethodNotAllowed());
   }
+  if (m == "PUT" && req.headers.Find("x-amz-copy-source")) return CopyObject(ctx);
   if (m == "PUT") return PutObject(ctx);
   if (m == "GET") return GetObject(ctx, false);
   if (m == "HEAD") return GetObject(ctx, true);

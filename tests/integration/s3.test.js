@@ -302,3 +302,51 @@ print(json.dumps(out))
     assert.deepEqual(r.gone, ['NoSuchUpload', 404])
   })
 })
+
+test('copy: in a bucket, across buckets, metadata directives, part copies', async () => {
+  await withServer(async (home, server) => {
+    const env = clientEnv(home, server.s3)
+    const r = boto(env, `
+client.create_bucket(Bucket='src')
+client.create_bucket(Bucket='dst')
+body = bytes(range(256)) * 100
+client.put_object(Bucket='src', Key='a b/orig.bin', Body=body, ContentType='x/orig', Metadata={'m': '1'})
+c1 = client.copy_object(Bucket='src', Key='copy.bin', CopySource={'Bucket': 'src', 'Key': 'a b/orig.bin'})
+h1 = client.head_object(Bucket='src', Key='copy.bin')
+c2 = client.copy_object(Bucket='dst', Key='other.bin', CopySource='src/a b/orig.bin',
+                        MetadataDirective='REPLACE', ContentType='x/new', Metadata={'n': '2'})
+h2 = client.head_object(Bucket='dst', Key='other.bin')
+out = {
+  'etag_kept': c1['CopyObjectResult']['ETag'] == h1['ETag'],
+  'meta_copied': [h1['ContentType'], h1['Metadata']],
+  'meta_replaced': [h2['ContentType'], h2['Metadata']],
+  'bytes_ok': client.get_object(Bucket='dst', Key='other.bin')['Body'].read() == body,
+  'self': code(lambda: client.copy_object(Bucket='src', Key='copy.bin', CopySource='src/copy.bin')),
+  'missing': code(lambda: client.copy_object(Bucket='src', Key='x', CopySource='src/nothing')),
+  'cond': code(lambda: client.copy_object(Bucket='src', Key='x', CopySource='src/copy.bin', CopySourceIfMatch='"nope"')),
+}
+client.delete_object(Bucket='src', Key='a b/orig.bin')
+out['copy_survives_delete'] = client.get_object(Bucket='src', Key='copy.bin')['Body'].read() == body
+big = bytes([9]) * (6 << 20)
+client.put_object(Bucket='src', Key='big', Body=big)
+uid = client.create_multipart_upload(Bucket='dst', Key='joined')['UploadId']
+p1 = client.upload_part_copy(Bucket='dst', Key='joined', UploadId=uid, PartNumber=1, CopySource='src/big',
+                             CopySourceRange='bytes=0-%d' % ((5 << 20) - 1))['CopyPartResult']['ETag']
+p2 = client.upload_part_copy(Bucket='dst', Key='joined', UploadId=uid, PartNumber=2, CopySource='src/copy.bin',
+                             CopySourceRange='bytes=0-9')['CopyPartResult']['ETag']
+client.complete_multipart_upload(Bucket='dst', Key='joined', UploadId=uid,
+    MultipartUpload={'Parts': [{'PartNumber': 1, 'ETag': p1}, {'PartNumber': 2, 'ETag': p2}]})
+out['joined_ok'] = client.get_object(Bucket='dst', Key='joined')['Body'].read() == big[:5 << 20] + body[:10]
+print(json.dumps(out))
+`)
+    assert.equal(r.etag_kept, true)
+    assert.deepEqual(r.meta_copied, ['x/orig', { m: '1' }])
+    assert.deepEqual(r.meta_replaced, ['x/new', { n: '2' }])
+    assert.equal(r.bytes_ok, true)
+    assert.deepEqual(r.self, ['InvalidRequest', 400])
+    assert.deepEqual(r.missing, ['NoSuchKey', 404])
+    assert.deepEqual(r.cond, ['PreconditionFailed', 412])
+    assert.equal(r.copy_survives_delete, true)
+    assert.equal(r.joined_ok, true)
+  })
+})
