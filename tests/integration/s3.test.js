@@ -350,3 +350,87 @@ print(json.dumps(out))
     assert.equal(r.joined_ok, true)
   })
 })
+
+// Deterministic object bytes for a key, the same in both scripts below.
+const CONTENT_PY = `
+import hashlib
+def content(key):
+    seed = hashlib.sha256(key.encode()).digest()
+    size = 1000 + int.from_bytes(seed[:4], 'big') % 300000
+    return (seed * (size // 32 + 1))[:size]
+`
+
+test('durability: every acknowledged PUT survives 20 SIGKILLs, and no half-written object shows', async () => {
+  const home = shoal.tempHome()
+  const { spawn } = require('node:child_process')
+  const acked = []
+  try {
+    for (let round = 0; round < 20; round++) {
+      const server = await shoal.serve(home)
+      const env = clientEnv(home, server.s3)
+      if (round === 0) aws(env, ['s3', 'mb', 's3://crash'])
+      // A writer that PUTs until the node dies, printing each key that got a 200.
+      const writer = spawn(PYTHON, ['-c', `
+import os, sys, boto3
+from botocore.config import Config
+${CONTENT_PY}
+client = boto3.client('s3', endpoint_url=os.environ['S3_ENDPOINT'],
+    config=Config(s3={'addressing_style': 'path'}, retries={'max_attempts': 1}, connect_timeout=2, read_timeout=5))
+i = 0
+while i < 5000:
+    key = 'r%02d/%05d' % (${round}, i)
+    try:
+        client.put_object(Bucket='crash', Key=key, Body=content(key))
+    except Exception:
+        break
+    print(key, flush=True)
+    i += 1
+`], { env, stdio: ['ignore', 'pipe', 'ignore'] })
+      let out = ''
+      writer.stdout.on('data', (d) => { out += d })
+      const writerDone = new Promise((resolve) => writer.on('exit', resolve))
+      await new Promise((resolve) => setTimeout(resolve, 700 + Math.floor(Math.random() * 800)))
+      server.child.kill('SIGKILL')
+      await shoal.waitExit(server.child)
+      await writerDone
+      acked.push(...out.split('\n').filter((l) => l.length > 0))
+    }
+    assert.ok(acked.length > 100, 'the writers made progress: ' + acked.length)
+    console.log(`durability: ${acked.length} acknowledged PUTs over 20 kills`)
+    const ackedFile = path.join(home, 'acked.json')
+    fs.writeFileSync(ackedFile, JSON.stringify(acked))
+
+    const server = await shoal.serve(home)
+    try {
+      const env = { ...clientEnv(home, server.s3), ACKED_FILE: ackedFile }
+      const r = boto(env, `
+${CONTENT_PY}
+acked = set(json.load(open(os.environ['ACKED_FILE'])))
+listed = []
+token = None
+while True:
+    kw = {'Bucket': 'crash'}
+    if token: kw['ContinuationToken'] = token
+    page = client.list_objects_v2(**kw)
+    listed += [(o['Key'], o['Size']) for o in page.get('Contents', [])]
+    if not page['IsTruncated']: break
+    token = page['NextContinuationToken']
+bad = []
+for key, size in listed:
+    body = client.get_object(Bucket='crash', Key=key)['Body'].read()
+    if body != content(key) or size != len(body):
+        bad.append(key)
+names = set(k for k, _ in listed)
+print(json.dumps({'listed': len(listed), 'missing': sorted(acked - names)[:10], 'bad': bad[:10]}))
+`)
+      assert.deepEqual(r.missing, [], 'acknowledged PUTs lost')
+      assert.deepEqual(r.bad, [], 'objects that are not whole')
+      assert.ok(r.listed >= acked.length)
+    } finally {
+      server.child.kill('SIGTERM')
+      assert.equal(await shoal.waitExit(server.child), 0)
+    }
+  } finally {
+    fs.rmSync(home, { recursive: true, force: true })
+  }
+})
