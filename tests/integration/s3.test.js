@@ -434,3 +434,111 @@ print(json.dumps({'listed': len(listed), 'missing': sorted(acked - names)[:10], 
     fs.rmSync(home, { recursive: true, force: true })
   }
 })
+
+test('bad input: each gets its S3 error or a clean close, and the node keeps serving', async () => {
+  await withServer(async (home, server) => {
+    const env = clientEnv(home, server.s3)
+    const r = boto(env, `
+import http.client, socket, time, hashlib, urllib.parse, urllib.request, urllib.error
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+creds = Credentials(os.environ['AWS_ACCESS_KEY_ID'], os.environ['AWS_SECRET_ACCESS_KEY'])
+ep = urllib.parse.urlparse(os.environ['S3_ENDPOINT'])
+client.create_bucket(Bucket='bad')
+
+def signed(method, path, body=b'', headers=None, payload=None):
+    h = dict(headers or {})
+    h['x-amz-content-sha256'] = payload or hashlib.sha256(body).hexdigest()
+    req = AWSRequest(method=method, url=os.environ['S3_ENDPOINT'] + path, data=body, headers=h)
+    SigV4Auth(creds, 's3', 'us-east-1').add_auth(req)
+    return req
+
+def send(req, body=None):
+    c = http.client.HTTPConnection(ep.hostname, ep.port, timeout=10)
+    c.request(req.method, urllib.parse.urlparse(req.url).path + ('?' + urllib.parse.urlparse(req.url).query if urllib.parse.urlparse(req.url).query else ''),
+              body=req.body if body is None else body, headers=dict(req.headers.items()))
+    resp = c.getresponse()
+    data = resp.read().decode('utf-8', 'replace')
+    c.close()
+    code = data.split('<Code>')[1].split('</Code>')[0] if '<Code>' in data else ''
+    return [resp.status, code]
+
+def raw(data, read=True):
+    s = socket.create_connection((ep.hostname, ep.port), timeout=10)
+    s.sendall(data)
+    out = b''
+    if read:
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk: break
+                out += chunk
+        except (ConnectionResetError, socket.timeout):
+            pass
+    s.close()
+    return out.decode('latin1')
+
+out = {}
+xml = b'<Delete><Object><Key>a</Key></Object'
+md5 = __import__('base64').b64encode(hashlib.md5(xml).digest()).decode()
+out['malformed_delete'] = send(signed('POST', '/bad?delete', xml, {'Content-MD5': md5}))
+uid = client.create_multipart_upload(Bucket='bad', Key='mp')['UploadId']
+out['malformed_complete'] = send(signed('POST', '/bad/mp?uploadId=' + uid, b'<Complete'))
+out['sha_mismatch'] = send(signed('PUT', '/bad/sha', b'actual body', payload=hashlib.sha256(b'other').hexdigest()))
+out['sha_absent'] = code(lambda: client.head_object(Bucket='bad', Key='sha'))
+# Signed correctly, but for a date years ago.
+skew = AWSRequest(method='GET', url=os.environ['S3_ENDPOINT'] + '/bad', headers={'x-amz-content-sha256': hashlib.sha256(b'').hexdigest()})
+class Old(SigV4Auth):
+    def _modify_request_before_signing(self, request):
+        super()._modify_request_before_signing(request)
+        del request.headers['X-Amz-Date']
+        request.headers['X-Amz-Date'] = '20200101T000000Z'
+    def add_auth(self, request):
+        request.context['timestamp'] = '20200101T000000Z'
+        self._modify_request_before_signing(request)
+        canonical = self.canonical_request(request)
+        sts = self.string_to_sign(request, canonical)
+        sig = self.signature(sts, request)
+        self._inject_signature_to_request(request, sig)
+Old(creds, 's3', 'us-east-1').add_auth(skew)
+out['skewed'] = send(skew)
+
+client.put_object(Bucket='bad', Key='p', Body=b'x')
+url = client.generate_presigned_url('get_object', Params={'Bucket': 'bad', 'Key': 'p'}, ExpiresIn=1)
+time.sleep(2.2)
+try:
+    urllib.request.urlopen(url)
+    out['expired'] = 200
+except urllib.error.HTTPError as e:
+    out['expired'] = [e.code, e.read().decode().split('<Code>')[1].split('</Code>')[0]]
+
+# A client that promises 100,000 bytes, sends 1,000 and goes away.
+partial = signed('PUT', '/bad/partial', b'', payload='UNSIGNED-PAYLOAD')
+head = 'PUT /bad/partial HTTP/1.1\\r\\n' + ''.join('%s: %s\\r\\n' % (k, v) for k, v in partial.headers.items() if k.lower() != 'content-length')
+raw((head + 'Content-Length: 100000\\r\\n\\r\\n').encode() + b'z' * 1000, read=False)
+time.sleep(0.3)
+out['partial_absent'] = code(lambda: client.head_object(Bucket='bad', Key='partial'))
+out['bad_length'] = raw(b'PUT /bad/x HTTP/1.1\\r\\nHost: a\\r\\nContent-Length: abc\\r\\n\\r\\n').split('\\r\\n')[0]
+out['huge_header'] = raw(b'GET /bad HTTP/1.1\\r\\nHost: a\\r\\nX-Big: ' + b'a' * (100 << 10) + b'\\r\\n\\r\\n').split('\\r\\n')[0]
+out['garbage'] = raw(b'\\x00\\x01\\x02 nonsense\\r\\n\\r\\n').split('\\r\\n')[0]
+out['bad_bucket'] = code(lambda: client.create_bucket(Bucket='a..b'))
+out['bad_bucket_ip'] = code(lambda: client.create_bucket(Bucket='192.168.1.1'))
+out['still_serving'] = client.get_object(Bucket='bad', Key='p')['Body'].read().decode()
+print(json.dumps(out))
+`)
+    assert.deepEqual(r.malformed_delete, [400, 'MalformedXML'])
+    assert.deepEqual(r.malformed_complete, [400, 'MalformedXML'])
+    assert.deepEqual(r.sha_mismatch, [400, 'XAmzContentSHA256Mismatch'])
+    assert.deepEqual(r.sha_absent, ['404', 404])
+    assert.deepEqual(r.skewed, [403, 'RequestTimeTooSkewed'])
+    assert.deepEqual(r.expired, [403, 'AccessDenied'])
+    assert.deepEqual(r.partial_absent, ['404', 404])
+    assert.equal(r.bad_length, 'HTTP/1.1 400 Bad Request')
+    assert.equal(r.huge_header, 'HTTP/1.1 431 Request Header Fields Too Large')
+    assert.equal(r.garbage, 'HTTP/1.1 400 Bad Request')
+    assert.deepEqual(r.bad_bucket, ['InvalidBucketName', 400])
+    assert.deepEqual(r.bad_bucket_ip, ['InvalidBucketName', 400])
+    assert.equal(r.still_serving, 'x')
+  })
+})
