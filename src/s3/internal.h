@@ -12,6 +12,7 @@
 
 #include "blob/drive.h"
 #include "kv/bee.h"
+#include "s3/chunked.h"
 #include "s3/error.h"
 #include "s3/service.h"
 #include "s3/sigv4.h"
@@ -51,6 +52,8 @@ struct Context {
   std::string key;  // decoded; empty for bucket requests
   // x-amz-content-sha256 as sent ("UNSIGNED-PAYLOAD", hex, …).
   std::string payload_hash;
+  // What a signed aws-chunked body's chunks are checked with.
+  std::optional<ChunkedSigning> signing;
 
   bool Has(std::string_view name) const;
   std::string Param(std::string_view name) const;

@@ -143,15 +143,37 @@ std::optional<Service::Impl::Received> Service::Impl::ReceiveBody(
     SendError(ctx, Error::MissingContentLength());
     return std::nullopt;
   }
-  if (ctx.req.content_length && *ctx.req.content_length > kMaxPutBytes) {
+  // The length of the object: Content-Length, or for an aws-chunked body
+  // x-amz-decoded-content-length.
+  std::optional<uint64_t> length = ctx.req.content_length;
+  http::BodyReader* reader = ctx.req.body;
+  std::unique_ptr<AwsChunkedReader> chunked;
+  const std::string& mode = ctx.payload_hash;
+  if (mode.rfind("STREAMING-", 0) == 0) {
+    const bool is_signed = mode == "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" ||
+                           mode == "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
+    const bool trailer = mode == "STREAMING-UNSIGNED-PAYLOAD-TRAILER" ||
+                         mode == "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
+    if ((!is_signed && !trailer) || (is_signed && !ctx.signing)) {
+      SendError(ctx, Error::NotImplemented("This x-amz-content-sha256 streaming mode is not implemented."));
+      return std::nullopt;
+    }
+    const std::string decoded = ctx.req.headers.Get("x-amz-decoded-content-length");
+    if (decoded.empty() || decoded.size() > 19 ||
+        decoded.find_first_not_of("0123456789") != std::string::npos) {
+      SendError(ctx, Error::MissingContentLength());
+      return std::nullopt;
+    }
+    length = std::stoull(decoded);
+    chunked = std::make_unique<AwsChunkedReader>(
+        ctx.req.body, is_signed ? ctx.signing : std::nullopt, trailer);
+    reader = chunked.get();
+  }
+  if (length && *length > kMaxPutBytes) {
     SendError(ctx, Error::EntityTooLarge());
     return std::nullopt;
   }
-  if (ctx.payload_hash.rfind("STREAMING-", 0) == 0) {
-    SendError(ctx, Error::NotImplemented("aws-chunked uploads are not implemented yet."));
-    return std::nullopt;
-  }
-  const bool check_sha256 = ctx.payload_hash != "UNSIGNED-PAYLOAD";
+  const bool check_sha256 = mode != "UNSIGNED-PAYLOAD" && !chunked;
   if (check_sha256 && !IsHex64(ctx.payload_hash)) {
     SendError(ctx, Error::InvalidArgument("x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a "
                                           "SHA-256 in lower-case hex"));
@@ -173,8 +195,20 @@ std::optional<Service::Impl::Received> Service::Impl::ReceiveBody(
     return std::nullopt;
   };
   for (;;) {
-    auto n = ctx.req.body->Read(buf.data(), buf.size());
-    if (!n.ok()) return fail(std::nullopt);  // the client went away; nothing to answer
+    auto n = reader->Read(buf.data(), buf.size());
+    if (!n.ok()) {
+      if (chunked && !chunked->error_code().empty()) {
+        // The encoding or a signature in it was wrong: the client is still there.
+        const std::string& code = chunked->error_code();
+        Error e = code == "SignatureDoesNotMatch" ? Error::SignatureDoesNotMatch()
+                  : code == "IncompleteBody"      ? Error::IncompleteBody()
+                  : code == "BadDigest"           ? Error::BadDigest()
+                                                  : Error::InvalidArgument(n.status().message());
+        if (code == "IncompleteSignature") e = Error{400, code, n.status().message()};
+        return fail(e);
+      }
+      return fail(std::nullopt);  // the client went away; nothing to answer
+    }
     if (*n == 0) break;
     ByteView chunk(buf.data(), *n);
     total += *n;
@@ -184,9 +218,7 @@ std::optional<Service::Impl::Received> Service::Impl::ReceiveBody(
     Status s = writer->Write(chunk);
     if (!s.ok()) return fail(Error::InternalError(s.ToString()));
   }
-  if (ctx.req.content_length && total != *ctx.req.content_length) {
-    return fail(Error::IncompleteBody());
-  }
+  if (length && total != *length) return fail(Error::IncompleteBody());
   Received r;
   r.md5 = md5.Final();
   r.size = total;

@@ -237,11 +237,12 @@ std::optional<Error> Service::Impl::Authenticate(Context& ctx) {
   }
   if (diff != 0) return Error::SignatureDoesNotMatch();
   ctx.user = std::move(*user);
+  if (!info.presigned) ctx.signing = ChunkedSigning{key, info.amz_date, info.Scope(), info.signature};
   return std::nullopt;
 }
 
 void Service::Impl::Handle(http::Request& req, http::ResponseWriter& w) {
-  Context ctx{req, w, {}, {}, {}, {}, {}};
+  Context ctx{req, w, {}, {}, {}, {}, {}, {}};
   auto query = ParseQuery(req.query);
   if (!query.ok()) {
     SendError(ctx, Error::InvalidArgument("the query string is not valid percent-encoding"));

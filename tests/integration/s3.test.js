@@ -542,3 +542,70 @@ print(json.dumps(out))
     assert.equal(r.still_serving, 'x')
   })
 })
+
+test('aws-chunked: signed chunks and an unsigned body with a trailing checksum', async () => {
+  await withServer(async (home, server) => {
+    const env = clientEnv(home, server.s3)
+    const r = boto(env, `
+import hashlib, hmac, http.client, urllib.parse, base64
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+creds = Credentials(os.environ['AWS_ACCESS_KEY_ID'], os.environ['AWS_SECRET_ACCESS_KEY'])
+ep = urllib.parse.urlparse(os.environ['S3_ENDPOINT'])
+client.create_bucket(Bucket='chunks')
+data = bytes(range(256)) * 300  # 76,800 bytes: chunks of 65,536 and 11,264
+
+def put(key, mode, make_body, tamper=False):
+    req = AWSRequest(method='PUT', url=os.environ['S3_ENDPOINT'] + '/chunks/' + key, headers={
+        'x-amz-content-sha256': mode, 'Content-Encoding': 'aws-chunked',
+        'x-amz-decoded-content-length': str(len(data))})
+    SigV4Auth(creds, 's3', 'us-east-1').add_auth(req)
+    auth = req.headers['Authorization']
+    seed = auth.split('Signature=')[1]
+    date = req.headers['X-Amz-Date']
+    scope = date[:8] + '/us-east-1/s3/aws4_request'
+    def h(k, m): return hmac.new(k, m.encode(), hashlib.sha256).digest()
+    key_bytes = h(h(h(h(('AWS4' + creds.secret_key).encode(), date[:8]), 'us-east-1'), 's3'), 'aws4_request')
+    body = make_body(seed, date, scope, key_bytes)
+    if tamper: body = body.replace(b'\\x05\\x06\\x07', b'\\x05\\x06\\x08', 1)
+    c = http.client.HTTPConnection(ep.hostname, ep.port, timeout=10)
+    headers = dict(req.headers.items())
+    headers['Content-Length'] = str(len(body))
+    c.request('PUT', '/chunks/' + key, body=body, headers=headers)
+    resp = c.getresponse()
+    text = resp.read().decode()
+    return [resp.status, text.split('<Code>')[1].split('</Code>')[0] if '<Code>' in text else '']
+
+def signed(seed, date, scope, key):
+    prev, out = seed, b''
+    for piece in [data[:65536], data[65536:], b'']:
+        sts = '\\n'.join(['AWS4-HMAC-SHA256-PAYLOAD', date, scope, prev, hashlib.sha256(b'').hexdigest(), hashlib.sha256(piece).hexdigest()])
+        sig = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+        out += ('%x;chunk-signature=%s\\r\\n' % (len(piece), sig)).encode() + piece + b'\\r\\n'
+        prev = sig
+    return out
+
+def unsigned_trailer(seed, date, scope, key):
+    digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    return b'%x\\r\\n' % 65536 + data[:65536] + b'\\r\\n' + b'%x\\r\\n' % (len(data) - 65536) + data[65536:] + \\
+        b'\\r\\n0\\r\\nx-amz-checksum-sha256:' + digest.encode() + b'\\r\\n\\r\\n'
+
+out = {
+  'signed': put('signed', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD', signed),
+  'tampered': put('tampered', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD', signed, tamper=True),
+  'trailer': put('trailer', 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', unsigned_trailer),
+}
+out['signed_ok'] = client.get_object(Bucket='chunks', Key='signed')['Body'].read() == data
+out['trailer_ok'] = client.get_object(Bucket='chunks', Key='trailer')['Body'].read() == data
+out['tampered_absent'] = code(lambda: client.head_object(Bucket='chunks', Key='tampered'))
+print(json.dumps(out))
+`)
+    assert.deepEqual(r.signed, [200, ''])
+    assert.deepEqual(r.tampered, [403, 'SignatureDoesNotMatch'])
+    assert.deepEqual(r.trailer, [200, ''])
+    assert.equal(r.signed_ok, true)
+    assert.equal(r.trailer_ok, true)
+    assert.deepEqual(r.tampered_absent, ['404', 404])
+  })
+})
