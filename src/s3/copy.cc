@@ -156,12 +156,15 @@ void Service::Impl::CopyObject(Context& ctx) {
     entry.blob = copied->id;
   }
   entry.metadata_json = EncodeObjectMeta(meta);
-  Status s = drive->PutEntry(entry);
-  if (!s.ok()) return SendError(ctx, Error::InternalError(s.ToString()));
+  auto shard = CommitEntry(info, *drive, ctx.key, entry);
+  if (!shard.ok()) return SendError(ctx, Error::InternalError(shard.status().ToString()));
+  http::Headers h;
+  AddShardHeaders(h, ShardOf(ctx.bucket, ctx.key), *shard);
   SendXml(ctx, 200,
           "<CopyObjectResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LastModified>" +
               IsoTime(meta.mtime_ms) + "</LastModified><ETag>&quot;" + meta.etag +
-              "&quot;</ETag></CopyObjectResult>");
+              "&quot;</ETag></CopyObjectResult>",
+          h);
 }
 
 }  // namespace shoal::s3

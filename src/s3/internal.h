@@ -43,6 +43,17 @@ struct ObjectMeta {
 std::string EncodeObjectMeta(const ObjectMeta& m);
 Result<ObjectMeta> DecodeObjectMeta(std::string_view json);
 
+// Shards (shard.cc, docs/formats/shards.md).
+constexpr uint32_t kShards = 32768;
+struct ShardState {
+  FixedBytes<32> hash{};  // XOR of ShardEntryHash over the shard's objects
+  uint64_t writes = 0;
+  int64_t time_ms = 0;
+};
+uint16_t ShardOf(std::string_view bucket, std::string_view key);
+FixedBytes<32> ShardEntryHash(std::string_view bucket, std::string_view key, std::string_view etag);
+void AddShardHeaders(http::Headers& h, uint16_t shard, const ShardState& s);
+
 struct Context {
   http::Request& req;
   http::ResponseWriter& w;
@@ -71,6 +82,17 @@ struct Service::Impl {
   std::mutex mu;  // guards drives and bucket creation/deletion
   std::map<std::string, std::shared_ptr<blob::Drive>> drives;  // by bucket id
   std::map<std::string, std::shared_ptr<kv::Bee>> uploads;     // by bucket id
+  // Serialises the commits of entries into a bucket, each with its shard.
+  std::map<std::string, std::unique_ptr<std::mutex>> write_locks;  // by bucket id
+
+  std::mutex& WriteLock(const std::string& bucket_id);
+  Result<ShardState> ReadShard(blob::Drive& drive, uint16_t shard);
+  // Writes `entry` under `key` (or deletes the key when none) together with
+  // its shard's new state, in one append, and returns that state. With
+  // `only_if_absent`, writes nothing and sets *refused if the key exists.
+  Result<ShardState> CommitEntry(const BucketInfo& b, blob::Drive& drive, const std::string& key,
+                                 const std::optional<blob::FileEntry>& entry,
+                                 bool only_if_absent = false, bool* refused = nullptr);
 
   void Handle(http::Request& req, http::ResponseWriter& w);
 

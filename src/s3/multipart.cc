@@ -299,8 +299,8 @@ void Service::Impl::CompleteMultipartUpload(Context& ctx) {
   entry.path = "/" + ctx.key;
   entry.blob = *blob;
   entry.metadata_json = EncodeObjectMeta(meta);
-  Status s = drive->PutEntry(entry);
-  if (!s.ok()) return SendError(ctx, Error::InternalError(s.ToString()));
+  auto shard = CommitEntry(info, *drive, ctx.key, entry);
+  if (!shard.ok()) return SendError(ctx, Error::InternalError(shard.status().ToString()));
   // Parts left out of the object are freed; the records go.
   for (const Part& p : *parts) {
     if (std::find(used.begin(), used.end(), p.number) == used.end()) {

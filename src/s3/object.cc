@@ -247,7 +247,8 @@ std::optional<Bytes> Service::Impl::ContentMd5(Context& ctx) {
 }
 
 void Service::Impl::PutObject(Context& ctx) {
-  auto drive = OwnedDrive(ctx);
+  BucketInfo info;
+  auto drive = OwnedDrive(ctx, &info);
   if (!drive) return;
   const http::Headers& h = ctx.req.headers;
   auto md5_header = ContentMd5(ctx);
@@ -289,17 +290,11 @@ void Service::Impl::PutObject(Context& ctx) {
   entry.metadata_json = EncodeObjectMeta(meta);
   // If-None-Match: * holds at the moment of writing, not only when asked.
   bool refused = false;
-  kv::Cas cas = nullptr;
-  if (if_none_match && EtagListMatches(*if_none_match, "*")) {
-    cas = [&](const kv::Entry& prev, const kv::Entry&) {
-      refused = !prev.value.empty() || prev.seq != 0;
-      return !refused;
-    };
-  }
-  Status s = drive->PutEntry(entry, cas);
-  if (!s.ok()) {
+  const bool only_if_absent = if_none_match && EtagListMatches(*if_none_match, "*");
+  auto shard = CommitEntry(info, *drive, ctx.key, entry, only_if_absent, &refused);
+  if (!shard.ok()) {
     (void)drive->blobs().Clear(*id);
-    return SendError(ctx, Error::InternalError(s.ToString()));
+    return SendError(ctx, Error::InternalError(shard.status().ToString()));
   }
   if (refused) {
     (void)drive->blobs().Clear(*id);
@@ -307,6 +302,7 @@ void Service::Impl::PutObject(Context& ctx) {
   }
   http::Headers out;
   out.Add("ETag", "\"" + meta.etag + "\"");
+  AddShardHeaders(out, ShardOf(ctx.bucket, ctx.key), *shard);
   SendEmpty(ctx, 200, out);
 }
 
@@ -392,20 +388,24 @@ void Service::Impl::GetObject(Context& ctx, bool head) {
                                  std::to_string(start + length - 1) + "/" +
                                  std::to_string(meta.size));
   }
+  const uint16_t shard = ShardOf(ctx.bucket, ctx.key);
+  if (auto state = ReadShard(*drive, shard); state.ok()) AddShardHeaders(out, shard, *state);
   if (!ctx.w.Begin(partial ? 206 : 200, out, length).ok() || head) return;
   (void)drive->blobs().Read(blob, start, length, [&](ByteView b) { return ctx.w.Write(b); });
 }
 
 void Service::Impl::DeleteObject(Context& ctx) {
-  auto drive = OwnedDrive(ctx);
+  BucketInfo info;
+  auto drive = OwnedDrive(ctx, &info);
   if (!drive) return;
-  Status s = drive->Del("/" + ctx.key);
-  if (!s.ok()) return SendError(ctx, Error::InternalError(s.ToString()));
+  auto shard = CommitEntry(info, *drive, ctx.key, std::nullopt);
+  if (!shard.ok()) return SendError(ctx, Error::InternalError(shard.status().ToString()));
   SendEmpty(ctx, 204);
 }
 
 void Service::Impl::DeleteObjects(Context& ctx) {
-  auto drive = OwnedDrive(ctx);
+  BucketInfo info;
+  auto drive = OwnedDrive(ctx, &info);
   if (!drive) return;
   std::string body;
   uint8_t buf[16 << 10];
@@ -430,8 +430,9 @@ void Service::Impl::DeleteObjects(Context& ctx) {
   if (keys.empty() || keys.size() > 1000) return SendError(ctx, Error::MalformedXML());
   std::string xml = "<DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
   for (const std::string& key : keys) {
-    Status s = key.empty() || key.size() > 1024 ? Status::InvalidArgument("bad key")
-                                                : drive->Del("/" + key);
+    Status s = key.empty() || key.size() > 1024
+                   ? Status::InvalidArgument("bad key")
+                   : CommitEntry(info, *drive, key, std::nullopt).status();
     if (s.ok()) {
       if (!quiet) xml += "<Deleted><Key>" + XmlEscape(key) + "</Key></Deleted>";
     } else {
