@@ -25,6 +25,7 @@ struct BucketInfo {
   std::string owner;
   std::string id;  // names its logs: s3/<id>/db, s3/<id>/blobs
   int64_t created_ms = 0;
+  std::string location;  // the LocationConstraint it was made with, if any
 };
 
 // The object attributes kept in a drive entry's metadata.
@@ -38,6 +39,8 @@ struct ObjectMeta {
   std::vector<std::pair<std::string, std::string>> headers;
   // x-amz-meta-* without the prefix, names in lower case.
   std::vector<std::pair<std::string, std::string>> user;
+  // A multipart upload's part sizes, in order, for GETs by part number.
+  std::vector<uint64_t> parts;
 };
 
 std::string EncodeObjectMeta(const ObjectMeta& m);
@@ -161,8 +164,10 @@ struct Service::Impl {
   // The bucket's database of uploads in progress (multipart.cc).
   Result<std::shared_ptr<kv::Bee>> UploadsOf(const BucketInfo& b);
   // The upload named by ?uploadId, which must be for ctx.key; otherwise
-  // NoSuchUpload is answered and nullopt returned.
-  std::optional<std::string> FindUpload(Context& ctx, kv::Bee& bee, std::string* meta_json);
+  // NoSuchUpload is answered and nullopt returned. A completed upload is
+  // found only when `done_etag` is given, which then gets its ETag.
+  std::optional<std::string> FindUpload(Context& ctx, kv::Bee& bee, std::string* meta_json,
+                                        std::string* done_etag);
 };
 
 // Content-Type, the stored headers and x-amz-meta-* of a request.

@@ -23,6 +23,7 @@ struct Listing {
 Result<Listing> List(blob::Drive& drive, const std::string& prefix, const std::string& delimiter,
                      const std::string& after, uint64_t max_keys) {
   Listing out;
+  if (max_keys == 0) return out;  // nothing asked, nothing truncated
   std::string cursor = after;
   uint64_t count = 0;
   constexpr uint64_t kBatch = 1000;

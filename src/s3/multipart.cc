@@ -98,7 +98,7 @@ Result<std::shared_ptr<kv::Bee>> Service::Impl::UploadsOf(const BucketInfo& b) {
 
 // The upload named by ?uploadId for ctx.key, or null with NoSuchUpload answered.
 std::optional<std::string> Service::Impl::FindUpload(Context& ctx, kv::Bee& bee,
-                                                    std::string* meta_json) {
+                                                    std::string* meta_json, std::string* done_etag) {
   const std::string id = ctx.Param("uploadId");
   auto rec = bee.Get(AsBytes(UploadKey(id)));
   if (!rec.ok()) {
@@ -107,11 +107,13 @@ std::optional<std::string> Service::Impl::FindUpload(Context& ctx, kv::Bee& bee,
   }
   Json j;
   if (*rec) j = Json::parse((*rec)->value.begin(), (*rec)->value.end(), nullptr, false);
-  if (!*rec || j.is_discarded() || j.value("key", "") != ctx.key) {
+  if (!*rec || j.is_discarded() || j.value("key", "") != ctx.key ||
+      (j.contains("done") && !done_etag)) {
     SendError(ctx, Error::NoSuchUpload());
     return std::nullopt;
   }
   if (meta_json) *meta_json = j.value("meta", "");
+  if (done_etag) *done_etag = j.value("done", "");
   return id;
 }
 
@@ -145,7 +147,7 @@ void Service::Impl::UploadPart(Context& ctx) {
   }
   auto bee = UploadsOf(info);
   if (!bee.ok()) return SendError(ctx, Error::InternalError(bee.status().ToString()));
-  auto id = FindUpload(ctx, **bee, nullptr);
+  auto id = FindUpload(ctx, **bee, nullptr, nullptr);
   if (!id) return;
   std::optional<Received> body;
   const bool copy = ctx.req.headers.Find("x-amz-copy-source") != nullptr;
@@ -236,9 +238,26 @@ void Service::Impl::CompleteMultipartUpload(Context& ctx) {
   if (!drive) return;
   auto bee = UploadsOf(info);
   if (!bee.ok()) return SendError(ctx, Error::InternalError(bee.status().ToString()));
-  std::string meta_json;
-  auto id = FindUpload(ctx, **bee, &meta_json);
+  std::string meta_json, done;
+  auto id = FindUpload(ctx, **bee, &meta_json, &done);
   if (!id) return;
+  auto result = [&](const std::string& etag) {
+    SendXml(ctx, 200,
+            "<CompleteMultipartUploadResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Location>/" +
+                XmlEscape(ctx.bucket) + "/" + XmlEscape(ctx.key) + "</Location><Bucket>" +
+                XmlEscape(ctx.bucket) + "</Bucket><Key>" + XmlEscape(ctx.key) + "</Key><ETag>&quot;" +
+                etag + "&quot;</ETag></CompleteMultipartUploadResult>");
+  };
+  if (!done.empty()) {
+    // Completed before (a client retrying): the same answer while the object
+    // it made is still there.
+    auto e = drive->Entry("/" + ctx.key);
+    if (e.ok() && *e) {
+      auto m = DecodeObjectMeta((*e)->metadata_json);
+      if (m.ok() && m->etag == done) return result(done);
+    }
+    return SendError(ctx, Error::NoSuchUpload());
+  }
   std::string body;
   uint8_t buf[16 << 10];
   for (;;) {
@@ -261,9 +280,18 @@ void Service::Impl::CompleteMultipartUpload(Context& ctx) {
     wanted.emplace_back(number, etag);
   }
   if (wanted.empty()) return SendError(ctx, Error::MalformedXML());
-  for (size_t i = 1; i < wanted.size(); i++) {
-    if (wanted[i].first <= wanted[i - 1].first) return SendError(ctx, Error::InvalidPartOrder());
+  // Ascending part numbers; a number listed twice counts once, the last
+  // listing winning (as radosgw does).
+  std::vector<std::pair<int, std::string>> order;
+  for (auto& w : wanted) {
+    if (!order.empty() && w.first < order.back().first) return SendError(ctx, Error::InvalidPartOrder());
+    if (!order.empty() && w.first == order.back().first) {
+      order.back() = std::move(w);
+    } else {
+      order.push_back(std::move(w));
+    }
   }
+  wanted = std::move(order);
   auto parts = PartsOf(**bee, *id);
   if (!parts.ok()) return SendError(ctx, Error::InternalError(parts.status().ToString()));
   std::map<int, const Part*> by_number;
@@ -273,6 +301,7 @@ void Service::Impl::CompleteMultipartUpload(Context& ctx) {
   crypto::StreamingDigest etags(crypto::StreamingDigest::Kind::kMd5);
   uint64_t size = 0;
   std::vector<int> used;
+  std::vector<uint64_t> part_sizes;
   for (size_t i = 0; i < wanted.size(); i++) {
     auto it = by_number.find(wanted[i].first);
     if (it == by_number.end() || it->second->etag != wanted[i].second) {
@@ -286,6 +315,7 @@ void Service::Impl::CompleteMultipartUpload(Context& ctx) {
     etags.Update(*FromHex(p.etag));
     size += p.size;
     used.push_back(p.number);
+    part_sizes.push_back(p.size);
   }
   auto blob = drive->blobs().PutBlocks(blocks);
   if (!blob.ok()) return SendError(ctx, Error::InternalError(blob.status().ToString()));
@@ -295,6 +325,7 @@ void Service::Impl::CompleteMultipartUpload(Context& ctx) {
   meta.etag = ToHex(etags.Final()) + "-" + std::to_string(wanted.size());
   meta.size = size;
   meta.mtime_ms = NowMs();
+  meta.parts = std::move(part_sizes);
   blob::FileEntry entry;
   entry.path = "/" + ctx.key;
   entry.blob = *blob;
@@ -307,12 +338,16 @@ void Service::Impl::CompleteMultipartUpload(Context& ctx) {
       (void)drive->blobs().Clear(p.blob);
     }
   }
-  (void)Forget(**bee, *id, *parts);
-  SendXml(ctx, 200,
-          "<CompleteMultipartUploadResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Location>/" +
-              XmlEscape(ctx.bucket) + "/" + XmlEscape(ctx.key) + "</Location><Bucket>" +
-              XmlEscape(ctx.bucket) + "</Bucket><Key>" + XmlEscape(ctx.key) + "</Key><ETag>&quot;" +
-              meta.etag + "&quot;</ETag></CompleteMultipartUploadResult>");
+  // The parts' records go; the upload's stays, marked done, so that a
+  // client retrying the completion gets the same answer.
+  std::vector<kv::Op> ops;
+  for (const Part& p : *parts) ops.push_back({ToBytes(PartKey(*id, p.number)), std::nullopt});
+  Json doneRecord;
+  doneRecord["key"] = ctx.key;
+  doneRecord["done"] = meta.etag;
+  ops.push_back({ToBytes(UploadKey(*id)), ToBytes(doneRecord.dump())});
+  (void)(*bee)->Apply(ops);
+  result(meta.etag);
 }
 
 void Service::Impl::AbortMultipartUpload(Context& ctx) {
@@ -321,7 +356,7 @@ void Service::Impl::AbortMultipartUpload(Context& ctx) {
   if (!drive) return;
   auto bee = UploadsOf(info);
   if (!bee.ok()) return SendError(ctx, Error::InternalError(bee.status().ToString()));
-  auto id = FindUpload(ctx, **bee, nullptr);
+  auto id = FindUpload(ctx, **bee, nullptr, nullptr);
   if (!id) return;
   auto parts = PartsOf(**bee, *id);
   if (!parts.ok()) return SendError(ctx, Error::InternalError(parts.status().ToString()));
@@ -337,7 +372,7 @@ void Service::Impl::ListParts(Context& ctx) {
   if (!drive) return;
   auto bee = UploadsOf(info);
   if (!bee.ok()) return SendError(ctx, Error::InternalError(bee.status().ToString()));
-  auto id = FindUpload(ctx, **bee, nullptr);
+  auto id = FindUpload(ctx, **bee, nullptr, nullptr);
   if (!id) return;
   auto parts = PartsOf(**bee, *id);
   if (!parts.ok()) return SendError(ctx, Error::InternalError(parts.status().ToString()));
@@ -401,7 +436,7 @@ void Service::Impl::ListMultipartUploads(Context& ctx) {
     Json j = Json::parse(e.value.begin(), e.value.end(), nullptr, false);
     if (j.is_discarded()) continue;
     std::string key = j.value("key", "");
-    if (key.rfind(prefix, 0) != 0) continue;
+    if (key.rfind(prefix, 0) != 0 || j.contains("done")) continue;
     ups.push_back({key, std::string(AsString(e.key).substr(2)), j.value("initiated", int64_t{0})});
   }
   std::sort(ups.begin(), ups.end(), [](const Upload& a, const Upload& b) {

@@ -128,7 +128,25 @@ ObjectMeta MetaFromHeaders(const http::Headers& h) {
   ObjectMeta meta;
   if (const std::string* ct = h.Find("content-type")) meta.content_type = *ct;
   for (const char* name : kStoredHeaders) {
-    if (const std::string* v = h.Find(name)) meta.headers.emplace_back(name, *v);
+    const std::string* v = h.Find(name);
+    if (!v) continue;
+    if (std::string_view(name) == "Content-Encoding") {
+      // aws-chunked describes the upload, not the object: it is not kept.
+      std::string kept;
+      size_t start = 0;
+      while (start <= v->size()) {
+        size_t end = v->find(',', start);
+        std::string token = v->substr(start, end == std::string::npos ? std::string::npos : end - start);
+        while (!token.empty() && token.front() == ' ') token.erase(0, 1);
+        while (!token.empty() && token.back() == ' ') token.pop_back();
+        if (!token.empty() && token != "aws-chunked") kept += (kept.empty() ? "" : ", ") + token;
+        if (end == std::string::npos) break;
+        start = end + 1;
+      }
+      if (!kept.empty()) meta.headers.emplace_back(name, kept);
+      continue;
+    }
+    meta.headers.emplace_back(name, *v);
   }
   for (const auto& [name, value] : h.fields()) {
     std::string lower = Lower(name);
@@ -332,16 +350,45 @@ void Service::Impl::GetObject(Context& ctx, bool head) {
     auto t = ParseHttpTime(*v);
     if (t && mtime_s > *t / 1000) return SendError(ctx, Error::PreconditionFailed());
   }
+  bool not_modified = false;
   if (const std::string* v = h.Find("if-none-match")) {
-    if (EtagListMatches(*v, meta.etag)) return SendError(ctx, Error::NotModified());
+    not_modified = EtagListMatches(*v, meta.etag);
   } else if (const std::string* v = h.Find("if-modified-since")) {
     auto t = ParseHttpTime(*v);
-    if (t && mtime_s <= *t / 1000) return SendError(ctx, Error::NotModified());
+    not_modified = t && mtime_s <= *t / 1000;
+  }
+  if (not_modified) {
+    http::Headers nm;
+    nm.Add("ETag", "\"" + meta.etag + "\"");
+    nm.Add("Last-Modified", HttpTime(meta.mtime_ms));
+    return SendEmpty(ctx, 304, nm);
+  }
+
+  // ?partNumber=N: one part of a multipart object; part 1 of any other is
+  // the whole of it.
+  std::optional<std::pair<uint64_t, uint64_t>> part_range;
+  if (ctx.Has("partNumber")) {
+    const std::string pn = ctx.Param("partNumber");
+    uint64_t n = 0;
+    if (!pn.empty() && pn.size() <= 5 && pn.find_first_not_of("0123456789") == std::string::npos) {
+      n = std::stoull(pn);
+    }
+    const uint64_t count = meta.parts.empty() ? 1 : meta.parts.size();
+    if (n < 1 || n > count) return SendError(ctx, Error::InvalidPart());
+    if (!meta.parts.empty()) {
+      uint64_t first = 0;
+      for (uint64_t i = 0; i + 1 < n; i++) first += meta.parts[i];
+      part_range.emplace(first, meta.parts[n - 1]);
+    }
   }
 
   uint64_t start = 0, length = meta.size;
   bool partial = false;
-  if (const std::string* v = h.Find("range")) {
+  if (part_range) {
+    start = part_range->first;
+    length = part_range->second;
+    partial = true;
+  } else if (const std::string* v = h.Find("range")) {
     ByteRange r = ParseRange(*v, meta.size);
     if (r.kind == ByteRange::kUnsatisfiable) {
       http::Headers eh;
@@ -383,6 +430,7 @@ void Service::Impl::GetObject(Context& ctx, bool head) {
     }
   }
   out.Add("Content-Type", content_type);
+  if (!meta.parts.empty()) out.Add("x-amz-mp-parts-count", std::to_string(meta.parts.size()));
   if (partial) {
     out.Add("Content-Range", "bytes " + std::to_string(start) + "-" +
                                  std::to_string(start + length - 1) + "/" +

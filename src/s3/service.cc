@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <pugixml.hpp>
 
 #include "crypto/hash.h"
 #include "s3/internal.h"
@@ -84,6 +85,7 @@ std::string EncodeObjectMeta(const ObjectMeta& m) {
   Json u = Json::object();
   for (const auto& [k, v] : m.user) u[k] = v;
   j["meta"] = std::move(u);
+  if (!m.parts.empty()) j["parts"] = m.parts;
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
@@ -105,6 +107,9 @@ Result<ObjectMeta> DecodeObjectMeta(std::string_view json) {
       for (auto& [k, v] : it->items()) {
         if (v.is_string()) m.user.emplace_back(k, v.get<std::string>());
       }
+    }
+    if (auto it = j.find("parts"); it != j.end() && it->is_array()) {
+      m.parts = it->get<std::vector<uint64_t>>();
     }
   } catch (const Json::exception&) {
     return Status::Malformed("object metadata has fields of the wrong type");
@@ -199,7 +204,12 @@ std::optional<Error> Service::Impl::Authenticate(Context& ctx) {
     }
   } else if (ctx.Has("X-Amz-Algorithm")) {
     auto parsed = ParsePresigned(ctx.query);
-    if (!parsed.ok()) return Error::AuthorizationHeaderMalformed(parsed.status().message());
+    if (!parsed.ok()) {
+      if (parsed.status().code() == Status::Code::kVerificationFailed) {
+        return Error::AccessDenied(parsed.status().message());
+      }
+      return Error::AuthorizationHeaderMalformed(parsed.status().message());
+    }
     info = std::move(*parsed);
     ctx.payload_hash = "UNSIGNED-PAYLOAD";
   } else if (ctx.Has("AWSAccessKeyId") && ctx.Has("Signature")) {
@@ -276,6 +286,14 @@ void Service::Impl::Handle(http::Request& req, http::ResponseWriter& w) {
     if (slash != std::string::npos) ctx.key = path->substr(slash + 1);
   }
 
+  if (req.method == "OPTIONS") {
+    // A CORS preflight, which carries no signature. No bucket has a CORS
+    // configuration yet, so none is allowed.
+    if (!req.headers.Find("origin")) {
+      return SendError(ctx, Error::InvalidRequest("Insufficient information. Origin request header needed."));
+    }
+    return SendError(ctx, Error{403, "AccessForbidden", "CORSResponse: This CORS request is not allowed."});
+  }
   if (auto e = Authenticate(ctx)) {
     SendError(ctx, *e);
     return;
@@ -334,6 +352,7 @@ std::string EncodeBucket(const BucketInfo& b) {
   j["owner"] = b.owner;
   j["id"] = b.id;
   j["created"] = b.created_ms;
+  if (!b.location.empty()) j["location"] = b.location;
   return j.dump();
 }
 
@@ -350,6 +369,7 @@ Result<std::optional<BucketInfo>> Service::Impl::FindBucket(std::string_view nam
   b.owner = j.value("owner", "");
   b.id = j.value("id", "");
   b.created_ms = j.value("created", int64_t{0});
+  b.location = j.value("location", "");
   return std::optional<BucketInfo>(std::move(b));
 }
 
@@ -407,26 +427,43 @@ void Service::Impl::ListBuckets(Context& ctx) {
 
 void Service::Impl::CreateBucket(Context& ctx) {
   if (!ValidBucketName(ctx.bucket)) return SendError(ctx, Error::InvalidBucketName());
-  // The body, if any, is a CreateBucketConfiguration naming a region; any
-  // region is accepted, as this node is the only one.
+  // The body, if any, is a CreateBucketConfiguration naming a location;
+  // any is accepted, as this node is the only one, and kept for
+  // GetBucketLocation.
+  std::string body;
   uint8_t scratch[4096];
-  for (uint64_t total = 0;;) {
+  for (;;) {
     auto n = ctx.req.body->Read(scratch, sizeof(scratch));
     if (!n.ok()) return;  // the client went away
     if (*n == 0) break;
-    total += *n;
-    if (total > (64 << 10)) return SendError(ctx, Error::MalformedXML());
+    body.append(reinterpret_cast<char*>(scratch), *n);
+    if (body.size() > (64 << 10)) return SendError(ctx, Error::MalformedXML());
+  }
+  std::string location;
+  if (!body.empty()) {
+    pugi::xml_document doc;
+    if (!doc.load_buffer(body.data(), body.size()) || !doc.child("CreateBucketConfiguration")) {
+      return SendError(ctx, Error::MalformedXML());
+    }
+    location = doc.child("CreateBucketConfiguration").child_value("LocationConstraint");
   }
   std::lock_guard lock(mu);
   auto existing = FindBucket(ctx.bucket);
   if (!existing.ok()) return SendError(ctx, Error::InternalError(existing.status().ToString()));
   if (*existing) {
-    return SendError(ctx, (*existing)->owner == ctx.user.name ? Error::BucketAlreadyOwnedByYou()
-                                                              : Error::BucketAlreadyExists());
+    // As S3 in us-east-1: the owner making it again succeeds and changes
+    // nothing.
+    if ((*existing)->owner == ctx.user.name) {
+      http::Headers h;
+      h.Add("Location", "/" + ctx.bucket);
+      return SendEmpty(ctx, 200, h);
+    }
+    return SendError(ctx, Error::BucketAlreadyExists());
   }
   BucketInfo b;
   b.name = ctx.bucket;
   b.owner = ctx.user.name;
+  b.location = location;
   b.created_ms = NowMs();
   // A new id each time, so a bucket made again after a delete starts with
   // fresh logs.
@@ -448,9 +485,13 @@ void Service::Impl::HeadBucket(Context& ctx) {
 }
 
 void Service::Impl::GetBucketLocation(Context& ctx) {
-  if (!OwnedDrive(ctx)) return;
-  // us-east-1 is answered as an empty constraint, as S3 does.
-  std::string region = options.region == "us-east-1" ? "" : XmlEscape(options.region);
+  BucketInfo info;
+  if (!OwnedDrive(ctx, &info)) return;
+  // The location the bucket was made with; without one, the node's region,
+  // us-east-1 being answered as an empty constraint, as S3 does.
+  std::string region = !info.location.empty()          ? XmlEscape(info.location)
+                       : options.region == "us-east-1" ? ""
+                                                       : XmlEscape(options.region);
   SendXml(ctx, 200,
           "<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">" + region +
               "</LocationConstraint>");

@@ -167,8 +167,9 @@ Result<SignatureInfo> ParsePresigned(const QueryParams& query) {
   if (!IsHex64(info.signature)) return Status::Malformed("the signature is not 64 hex digits");
   char* end = nullptr;
   long long e = std::strtoll(expires->c_str(), &end, 10);
-  if (expires->empty() || *end != '\0' || e < 1 || e > 7 * 24 * 3600) {
-    return Status::Malformed("X-Amz-Expires must be 1 to 604800 seconds");
+  if (expires->empty() || *end != '\0') return Status::Malformed("X-Amz-Expires is not a number");
+  if (e < 1 || e > 7 * 24 * 3600) {
+    return Status::VerificationFailed("X-Amz-Expires must be 1 to 604800 seconds");
   }
   info.expires_seconds = e;
   return info;
