@@ -178,6 +178,9 @@ std::optional<Error> Service::Impl::Authenticate(Context& ctx) {
   const http::Headers& h = ctx.req.headers;
   const std::string* authorization = h.Find("authorization");
   SignatureInfo info;
+  if (authorization && authorization->find_first_not_of(" \t") == std::string::npos) {
+    return Error::AccessDenied("Access Denied");  // an empty Authorization header
+  }
   if (authorization) {
     auto parsed = ParseAuthorization(*authorization);
     if (!parsed.ok()) {
