@@ -108,6 +108,7 @@ class Runner {
     std::error_code ec;
     std::filesystem::create_directories(home_.dir(), ec);
     if (ec) return Status::IOError("cannot create " + home_.dir() + ": " + ec.message());
+    ::chmod(home_.dir().c_str(), 0700);
     return node::Users::Open(home_.users_path());
   }
 
@@ -127,8 +128,9 @@ class Runner {
   int Credentials(const std::string& name, bool json) {
     auto users = OpenUsers();
     if (!users.ok()) return Fail(users.status());
-    auto u = (*users)->ByName(name.empty() ? node::Users::kOwner : name);
-    if (!u) return Fail(Status::NotFound("no user " + name));
+    const std::string who = name.empty() ? node::Users::kOwner : name;
+    auto u = (*users)->ByName(who);
+    if (!u) return Fail(Status::NotFound("no user " + who));
     PrintKeys(*u, json);
     return kExitOk;
   }
@@ -162,6 +164,7 @@ class Runner {
     auto log = home_.store().FindLog(name);
     if (!log.ok() && log.status().IsNotFound()) log = home_.store().OpenLog(name);
     if (!log.ok()) return Fail(log.status());
+    if (Status s = NotServiceLog(**log); !s.ok()) return Fail(s);
     std::vector<ByteView> views(decoded.begin(), decoded.end());
     auto length = (*log)->Append(views);
     if (!length.ok()) return Fail(length.status());
@@ -308,11 +311,23 @@ class Runner {
   }
 
   // The database in log `name` (created on a write, found on a read).
+  // The S3 service is the only writer of its logs ("s3.buckets" and
+  // "s3/<id>/..."): a command writing to them would race it.
+  static Status NotServiceLog(const log::Log& log) {
+    const std::string& n = log.name();
+    if (n == "s3.buckets" || n.rfind("s3/", 0) == 0) {
+      return Status::ReadOnly("log " + n + " belongs to the S3 service; change it through the S3 API");
+    }
+    return Status::OK();
+  }
+
+  // `create`: a command that writes, which may create the database.
   Result<std::unique_ptr<kv::Bee>> OpenBee(const std::string& name, bool create) {
     SHOAL_RETURN_IF_ERROR(home_.Open());
     auto log = home_.store().FindLog(name);
     if (!log.ok() && log.status().IsNotFound() && create) log = home_.store().OpenLog(name);
     if (!log.ok()) return log.status();
+    if (create) SHOAL_RETURN_IF_ERROR(NotServiceLog(**log));
     return std::make_unique<kv::Bee>(*log);
   }
 
@@ -386,7 +401,7 @@ class Runner {
   }
 
   int KvCompact(const std::string& name) {
-    auto bee = OpenBee(name, false);
+    auto bee = OpenBee(name, true);
     if (!bee.ok()) return Fail(bee.status());
     auto cleared = (*bee)->Compact();
     if (!cleared.ok()) return Fail(cleared.status());
@@ -445,6 +460,7 @@ class Runner {
     if (!length.ok()) return Fail(length.status());
     auto log = Find(name);
     if (!log.ok()) return Fail(log.status());
+    if (Status s = NotServiceLog(**log); !s.ok()) return Fail(s);
     Status s = (*log)->Truncate(*length);
     if (!s.ok()) return Fail(s);
     io_.out << (*log)->length() << "\n";
@@ -458,6 +474,7 @@ class Runner {
     if (!end.ok()) return Fail(end.status());
     auto log = Find(name);
     if (!log.ok()) return Fail(log.status());
+    if (Status s = NotServiceLog(**log); !s.ok()) return Fail(s);
     Status s = (*log)->Clear(*start, *end);
     if (!s.ok()) return Fail(s);
     return kExitOk;

@@ -48,7 +48,15 @@ struct AwsChunkedReader::State {
   uint64_t decoded = 0;
   std::string trailer_text;  // "name:value\n" per trailing header, signature left out
   std::string trailer_signature;
+  bool sha256_checked = false;
   std::string error_code;
+
+  static bool SameSignature(const std::string& a, const std::string& b) {
+    // Constant time: how far two signatures agree must not show in timing.
+    uint8_t diff = a.size() != b.size();
+    for (size_t i = 0; i < a.size() && i < b.size(); i++) diff |= static_cast<uint8_t>(a[i] ^ b[i]);
+    return diff == 0;
+  }
 
   Status Fail(const std::string& code, const std::string& message) {
     phase = Phase::kFailed;
@@ -104,7 +112,7 @@ struct AwsChunkedReader::State {
   Status VerifyChunk(const std::string& data_sha) {
     if (!signing) return Status::OK();
     std::string expected = Sign(signing->key, ChunkStringToSign(data_sha));
-    if (expected != chunk_signature) {
+    if (!SameSignature(expected, chunk_signature)) {
       return Fail("SignatureDoesNotMatch", "a chunk signature does not match");
     }
     previous_signature = chunk_signature;
@@ -162,6 +170,8 @@ struct AwsChunkedReader::State {
                          static_cast<uint8_t>(body_crc32c >> 8), static_cast<uint8_t>(body_crc32c)};
         if (value != Base64(ByteView(be, 4))) return Fail("BadDigest", "x-amz-checksum-crc32c does not match");
       } else if (name == "x-amz-checksum-sha256") {
+        if (sha256_checked) return Fail("InvalidArgument", "x-amz-checksum-sha256 is given twice");
+        sha256_checked = true;
         if (value != Base64(body_sha.Final())) return Fail("BadDigest", "x-amz-checksum-sha256 does not match");
       }
     }
@@ -169,7 +179,7 @@ struct AwsChunkedReader::State {
       std::string sts = "AWS4-HMAC-SHA256-TRAILER\n" + signing->amz_date + "\n" + signing->scope +
                         "\n" + previous_signature + "\n" +
                         ToHex(crypto::Sha256(AsBytes(trailer_text)));
-      if (Sign(signing->key, sts) != trailer_signature) {
+      if (!SameSignature(Sign(signing->key, sts), trailer_signature)) {
         return Fail("SignatureDoesNotMatch", "the trailer signature does not match");
       }
     }

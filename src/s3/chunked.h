@@ -40,8 +40,7 @@ class AwsChunkedReader final : public http::BodyReader {
 
   Result<size_t> Read(uint8_t* out, size_t n) override;
 
-  // Set once the body is read to its end: whether every signature verified
-  // and why not. Read already failed in that case.
+  // How many payload bytes Read has returned so far.
   uint64_t decoded_length() const;
   // A Read that failed because of the encoding (not the connection) left
   // this: the S3 error code to answer with.

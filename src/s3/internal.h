@@ -89,6 +89,10 @@ struct Service::Impl {
   std::map<std::string, std::unique_ptr<std::mutex>> write_locks;  // by bucket id
 
   std::mutex& WriteLock(const std::string& bucket_id);
+  // Serialises the changes to a bucket's uploads: part records, completion,
+  // abort. Taken before WriteLock when both are.
+  std::map<std::string, std::unique_ptr<std::mutex>> upload_locks;  // by bucket id
+  std::mutex& UploadLock(const std::string& bucket_id);
   Result<ShardState> ReadShard(blob::Drive& drive, uint16_t shard);
   // Writes `entry` under `key` (or deletes the key when none) together with
   // its shard's new state, in one append, and returns that state. With

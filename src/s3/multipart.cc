@@ -5,7 +5,8 @@
 //
 // Uploads in progress live in a database of the bucket's own, "s3/<id>/uploads"
 // (not in the drive, so listings never show them):
-//   "u/" upload-id           -> {"key", "initiated", "meta": object metadata}
+//   "u/" upload-id           -> {"key", "initiated", "meta": object metadata as JSON text},
+//                               or {"key", "done": etag} once completed
 //   "p/" upload-id "/" NNNNN -> {"etag", "size", "mtime", "blob": {…}}
 #include <pugixml.hpp>
 
@@ -178,6 +179,12 @@ void Service::Impl::UploadPart(Context& ctx) {
     body = ReceiveBody(ctx, drive->blobs(), content_md5);
     if (!body) return;
   }
+  std::lock_guard uploads_lock(UploadLock(info.id));
+  // Still in progress? A completion or abort may have come meanwhile.
+  if (!FindUpload(ctx, **bee, nullptr, nullptr)) {
+    (void)drive->blobs().Clear(body->id);
+    return;
+  }
   Part p;
   p.number = number;
   p.etag = ToHex(body->md5);
@@ -238,6 +245,7 @@ void Service::Impl::CompleteMultipartUpload(Context& ctx) {
   if (!drive) return;
   auto bee = UploadsOf(info);
   if (!bee.ok()) return SendError(ctx, Error::InternalError(bee.status().ToString()));
+  std::lock_guard uploads_lock(UploadLock(info.id));
   std::string meta_json, done;
   auto id = FindUpload(ctx, **bee, &meta_json, &done);
   if (!id) return;
@@ -312,7 +320,9 @@ void Service::Impl::CompleteMultipartUpload(Context& ctx) {
     auto b = drive->blobs().Blocks(p.blob);
     if (!b.ok()) return SendError(ctx, Error::InternalError(b.status().ToString()));
     blocks.insert(blocks.end(), b->begin(), b->end());
-    etags.Update(*FromHex(p.etag));
+    auto md5 = FromHex(p.etag);
+    if (!md5) return SendError(ctx, Error::InternalError("a part record has a bad ETag"));
+    etags.Update(*md5);
     size += p.size;
     used.push_back(p.number);
     part_sizes.push_back(p.size);
@@ -330,23 +340,26 @@ void Service::Impl::CompleteMultipartUpload(Context& ctx) {
   entry.path = "/" + ctx.key;
   entry.blob = *blob;
   entry.metadata_json = EncodeObjectMeta(meta);
+  // The upload is marked done (its part records go) before the object is
+  // written: a crash in between loses this unacknowledged completion and
+  // leaves unreferenced blocks, but no later abort can free the blocks of an
+  // object that exists. The record stays so that a client retrying the
+  // completion gets the same answer.
+  std::vector<kv::Op> ops;
+  for (const Part& p : *parts) ops.push_back({ToBytes(PartKey(*id, p.number)), std::nullopt});
+  Json done_record;
+  done_record["key"] = ctx.key;
+  done_record["done"] = meta.etag;
+  ops.push_back({ToBytes(UploadKey(*id)), ToBytes(done_record.dump())});
+  if (Status s = (*bee)->Apply(ops); !s.ok()) return SendError(ctx, Error::InternalError(s.ToString()));
   auto shard = CommitEntry(info, *drive, ctx.key, entry);
   if (!shard.ok()) return SendError(ctx, Error::InternalError(shard.status().ToString()));
-  // Parts left out of the object are freed; the records go.
+  // Parts left out of the object are freed.
   for (const Part& p : *parts) {
     if (std::find(used.begin(), used.end(), p.number) == used.end()) {
       (void)drive->blobs().Clear(p.blob);
     }
   }
-  // The parts' records go; the upload's stays, marked done, so that a
-  // client retrying the completion gets the same answer.
-  std::vector<kv::Op> ops;
-  for (const Part& p : *parts) ops.push_back({ToBytes(PartKey(*id, p.number)), std::nullopt});
-  Json doneRecord;
-  doneRecord["key"] = ctx.key;
-  doneRecord["done"] = meta.etag;
-  ops.push_back({ToBytes(UploadKey(*id)), ToBytes(doneRecord.dump())});
-  (void)(*bee)->Apply(ops);
   result(meta.etag);
 }
 
@@ -356,6 +369,7 @@ void Service::Impl::AbortMultipartUpload(Context& ctx) {
   if (!drive) return;
   auto bee = UploadsOf(info);
   if (!bee.ok()) return SendError(ctx, Error::InternalError(bee.status().ToString()));
+  std::lock_guard uploads_lock(UploadLock(info.id));
   auto id = FindUpload(ctx, **bee, nullptr, nullptr);
   if (!id) return;
   auto parts = PartsOf(**bee, *id);

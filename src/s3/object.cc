@@ -387,7 +387,7 @@ void Service::Impl::GetObject(Context& ctx, bool head) {
   if (part_range) {
     start = part_range->first;
     length = part_range->second;
-    partial = true;
+    partial = length > 0;  // an empty part has no byte range to name
   } else if (const std::string* v = h.Find("range")) {
     ByteRange r = ParseRange(*v, meta.size);
     if (r.kind == ByteRange::kUnsatisfiable) {

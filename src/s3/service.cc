@@ -2,6 +2,7 @@
 #include <time.h>
 
 #include <chrono>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <pugixml.hpp>
 
@@ -307,25 +308,40 @@ void Service::Impl::Handle(http::Request& req, http::ResponseWriter& w) {
     if (m == "GET") return ListBuckets(ctx);
     return SendError(ctx, Error::MethodNotAllowed());
   }
+  // A subresource this node does not implement must never fall through to
+  // the plain operation (a DELETE ?cors deleting the bucket, a PUT ?tagging
+  // replacing the object): every query parameter must be one the operation
+  // knows.
+  static const std::set<std::string, std::less<>> kKnown = {
+      "location", "versions", "uploads", "uploadId", "partNumber", "delete", "list-type",
+      "prefix", "delimiter", "marker", "max-keys", "encoding-type", "continuation-token",
+      "start-after", "fetch-owner", "key-marker", "version-id-marker", "upload-id-marker",
+      "max-uploads", "max-parts", "part-number-marker", "response-content-type",
+      "response-content-language", "response-expires", "response-cache-control",
+      "response-content-disposition", "response-content-encoding", "X-Amz-Algorithm",
+      "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders",
+      "X-Amz-Signature", "X-Amz-Content-Sha256", "x-id"};
+  for (const auto& [name, value] : ctx.query) {
+    if (name == "versionId" && (value == "null" || value.empty())) continue;
+    if (!kKnown.count(name)) {
+      return SendError(ctx, Error::NotImplemented("The subresource ?" + name + " is not implemented."));
+    }
+  }
   if (ctx.key.empty()) {
     if (m == "GET") {
       if (ctx.Has("location")) return GetBucketLocation(ctx);
       if (ctx.Has("versions")) return ListObjectVersions(ctx);
       if (ctx.Has("uploads")) return ListMultipartUploads(ctx);
-      if (ctx.Has("acl") || ctx.Has("policy") || ctx.Has("cors") ||
-          ctx.Has("lifecycle") || ctx.Has("tagging") || ctx.Has("versioning")) {
-        return SendError(ctx, Error::NotImplemented("This bucket subresource is not implemented."));
-      }
       return ListObjects(ctx, ctx.Param("list-type") == "2");
     }
     if (m == "PUT") {
-      if (!ctx.query.empty()) {
+      if (!ctx.query.empty() && !ctx.Has("X-Amz-Algorithm")) {
         return SendError(ctx, Error::NotImplemented("This bucket subresource is not implemented."));
       }
       return CreateBucket(ctx);
     }
     if (m == "HEAD") return HeadBucket(ctx);
-    if (m == "DELETE") return DeleteBucket(ctx);
+    if (m == "DELETE" && !ctx.Has("delete") && !ctx.Has("uploads")) return DeleteBucket(ctx);
     if (m == "POST" && ctx.Has("delete")) return DeleteObjects(ctx);
     return SendError(ctx, Error::MethodNotAllowed());
   }
@@ -504,6 +520,8 @@ void Service::Impl::DeleteBucket(Context& ctx) {
   BucketInfo info;
   auto drive = OwnedDrive(ctx, &info);
   if (!drive) return;
+  // No object commit may slip in between the emptiness check and the delete.
+  std::lock_guard write(WriteLock(info.id));
   std::lock_guard lock(mu);
   auto any = drive->List("/", "", 1);
   if (!any.ok()) return SendError(ctx, Error::InternalError(any.status().ToString()));

@@ -77,6 +77,13 @@ std::mutex& Service::Impl::WriteLock(const std::string& bucket_id) {
   return *m;
 }
 
+std::mutex& Service::Impl::UploadLock(const std::string& bucket_id) {
+  std::lock_guard lock(mu);
+  auto& m = upload_locks[bucket_id];
+  if (!m) m = std::make_unique<std::mutex>();
+  return *m;
+}
+
 Result<ShardState> Service::Impl::CommitEntry(const BucketInfo& b, blob::Drive& drive,
                                               const std::string& key,
                                               const std::optional<blob::FileEntry>& entry,
