@@ -717,3 +717,38 @@ test('s3cmd and rclone: buckets, uploads, listing, downloads, removal', async ()
     fs.rmSync(dir, { recursive: true, force: true })
   })
 })
+
+test('addressing: virtual-host style and a presigned GET with curl', async () => {
+  await withServer(async (home, server) => {
+    const env = clientEnv(home, server.s3)
+    const r = boto(env, `
+import http.client, urllib.parse, hashlib
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+creds = Credentials(os.environ['AWS_ACCESS_KEY_ID'], os.environ['AWS_SECRET_ACCESS_KEY'])
+port = urllib.parse.urlparse(os.environ['S3_ENDPOINT']).port
+client.create_bucket(Bucket='vhost')
+client.put_object(Bucket='vhost', Key='dir/a.txt', Body=b'by host')
+# Signed for http://vhost.localhost:PORT/dir/a.txt, sent to 127.0.0.1.
+req = AWSRequest(method='GET', url='http://vhost.localhost:%d/dir/a.txt' % port,
+                 headers={'x-amz-content-sha256': hashlib.sha256(b'').hexdigest()})
+SigV4Auth(creds, 's3', 'us-east-1').add_auth(req)
+c = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
+headers = dict(req.headers.items())
+headers['Host'] = 'vhost.localhost:%d' % port  # what the signature covers
+c.request('GET', '/dir/a.txt', headers=headers)
+resp = c.getresponse()
+out = {'status': resp.status, 'body': resp.read().decode()}
+out['url'] = client.generate_presigned_url('get_object', Params={'Bucket': 'vhost', 'Key': 'dir/a.txt'}, ExpiresIn=60)
+print(json.dumps(out))
+`)
+    assert.equal(r.status, 200)
+    assert.equal(r.body, 'by host')
+    const curl = spawnSync('/usr/bin/curl', ['-s', '-f', r.url])
+    assert.equal(curl.status, 0, curl.stderr.toString())
+    assert.equal(curl.stdout.toString(), 'by host')
+    const tampered = spawnSync('/usr/bin/curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', r.url.replace('dir%2Fa.txt', 'dir/b.txt').replace('/dir/a.txt', '/dir/b.txt')])
+    assert.equal(tampered.stdout.toString(), '403')
+  })
+})
