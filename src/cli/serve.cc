@@ -7,9 +7,11 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli/config.h"
 #include "cli/control.h"
 #include "http/server.h"
 #include "node/users.h"
@@ -38,12 +40,13 @@ bool ParseAddress(const std::string& addr, std::string* host, uint16_t* port) {
 }  // namespace
 
 int Serve(const std::vector<std::string>& args, Home& home) {
-  std::string s3_addr = "127.0.0.1:9000";
+  std::optional<std::string> s3_addr, config_path;
   for (size_t i = 0; i < args.size(); i++) {
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") {
-      std::cout << "usage: shoal [--home DIR] serve [--listen-s3 HOST:PORT]\n"
+      std::cout << "usage: shoal [--home DIR] serve [--config FILE] [--listen-s3 HOST:PORT]\n"
                    "Opens the home and serves it until SIGTERM or SIGINT.\n"
+                   "  --config FILE      settings (default HOME/shoal.toml, if there is one)\n"
                    "  --listen-s3 ADDR   the S3 API (default 127.0.0.1:9000; port 0: any free port)\n";
       return kExitOk;
     }
@@ -51,14 +54,27 @@ int Serve(const std::vector<std::string>& args, Home& home) {
       s3_addr = args[++i];
     } else if (a.rfind("--listen-s3=", 0) == 0) {
       s3_addr = a.substr(12);
+    } else if (a == "--config" && i + 1 < args.size()) {
+      config_path = args[++i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      config_path = a.substr(9);
     } else {
       std::cerr << "shoal: serve: unknown option " << a << "\n";
       return kExitUsage;
     }
   }
+  ServeConfig config;
+  {
+    Status c = LoadConfig(config_path.value_or(home.dir() + "/shoal.toml"), &config);
+    if (!c.ok() && !(c.IsNotFound() && !config_path)) {
+      std::cerr << "shoal: serve: " << c.message() << "\n";
+      return kExitUsage;
+    }
+  }
+  if (s3_addr) config.s3_listen = *s3_addr;
   http::ServerOptions s3_listen;
-  if (!ParseAddress(s3_addr, &s3_listen.host, &s3_listen.port)) {
-    std::cerr << "shoal: serve: --listen-s3 wants HOST:PORT, not '" << s3_addr << "'\n";
+  if (!ParseAddress(config.s3_listen, &s3_listen.host, &s3_listen.port)) {
+    std::cerr << "shoal: serve: the S3 listener wants HOST:PORT, not '" << config.s3_listen << "'\n";
     return kExitUsage;
   }
 
@@ -82,9 +98,10 @@ int Serve(const std::vector<std::string>& args, Home& home) {
     return kExitError;
   }
   node::Users* user_list = users->get();
-  auto s3 = s3::Service::Open(home.store(), [user_list](std::string_view access_key) {
-    return user_list->ByAccessKey(access_key);
-  });
+  auto s3 = s3::Service::Open(
+      home.store(),
+      [user_list](std::string_view access_key) { return user_list->ByAccessKey(access_key); },
+      config.s3);
   if (!s3.ok()) {
     std::cerr << "shoal: " << s3.status().ToString() << "\n";
     return kExitError;

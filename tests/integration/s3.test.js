@@ -752,3 +752,28 @@ print(json.dumps(out))
     assert.equal(tampered.stdout.toString(), '403')
   })
 })
+
+test('shoal.toml: settings from the home or --config, flags first, mistakes refused', async () => {
+  const home = shoal.tempHome()
+  try {
+    fs.writeFileSync(path.join(home, 'shoal.toml'), '[s3]\nlisten = "127.0.0.1:0"\nregion = "eu-test-1"\n')
+    const server = await shoal.serve(home, ['--config', path.join(home, 'shoal.toml')])
+    try {
+      const env = clientEnv(home, server.s3)
+      aws(env, ['s3', 'mb', 's3://configured'])
+      const head = aws(env, ['s3api', 'head-bucket', '--bucket', 'configured', '--debug'])
+      assert.match(head.stderr, /x-amz-bucket-region': 'eu-test-1'/)
+    } finally {
+      server.child.kill('SIGTERM')
+      await shoal.waitExit(server.child)
+    }
+    fs.writeFileSync(path.join(home, 'bad.toml'), '[s3]\nlisen = "127.0.0.1:0"\n')
+    const bad = shoal.run(home, ['serve', '--config', path.join(home, 'bad.toml')])
+    assert.equal(bad.code, 2)
+    assert.match(bad.stderr, /line 2: unknown key s3\.lisen/)
+    const missing = shoal.run(home, ['serve', '--config', path.join(home, 'none.toml')])
+    assert.equal(missing.code, 2)
+  } finally {
+    fs.rmSync(home, { recursive: true, force: true })
+  }
+})

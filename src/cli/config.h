@@ -1,0 +1,31 @@
+// The node's configuration file, shoal.toml: what `shoal serve` listens on
+// and how its services behave. Flags given to `serve` override it.
+//
+//   [s3]
+//   listen = "127.0.0.1:9000"         # HOST:PORT; port 0 picks a free port
+//   region = "us-east-1"
+//   domains = ["localhost"]           # bucket.DOMAIN is virtual-host style
+//   max_clock_skew_seconds = 900
+//
+// An unknown section or key is an error, so that a typo does not pass
+// silently for a default.
+#pragma once
+
+#include <string>
+
+#include "base/result.h"
+#include "s3/service.h"
+
+namespace shoal::cli {
+
+struct ServeConfig {
+  std::string s3_listen = "127.0.0.1:9000";
+  s3::ServiceOptions s3;
+};
+
+// Reads the TOML file at `path` over the defaults in `config`. NotFound if
+// there is no such file; InvalidArgument, with the line, for anything else
+// wrong.
+Status LoadConfig(const std::string& path, ServeConfig* config);
+
+}  // namespace shoal::cli
