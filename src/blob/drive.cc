@@ -1,5 +1,6 @@
 #include "blob/drive.h"
 
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 namespace shoal::blob {
@@ -35,8 +36,9 @@ Result<uint64_t> GetUint(const Json& j, const char* name) {
 }  // namespace
 
 Bytes FileKey(std::string_view path) {
-  Bytes key(kFilesPrefix.begin(), kFilesPrefix.end());
-  key.insert(key.end(), path.begin(), path.end());
+  Bytes key(kFilesPrefix.size() + path.size());
+  std::memcpy(key.data(), kFilesPrefix.data(), kFilesPrefix.size());
+  if (!path.empty()) std::memcpy(key.data() + kFilesPrefix.size(), path.data(), path.size());
   return key;
 }
 

@@ -39,7 +39,7 @@ FixedBytes<32> Sha256(ByteView data) {
   StreamingDigest d(StreamingDigest::Kind::kSha256);
   d.Update(data);
   Bytes b = d.Final();
-  FixedBytes<32> out;
+  FixedBytes<32> out{};
   std::copy(b.begin(), b.end(), out.begin());
   return out;
 }
@@ -48,13 +48,13 @@ FixedBytes<16> Md5(ByteView data) {
   StreamingDigest d(StreamingDigest::Kind::kMd5);
   d.Update(data);
   Bytes b = d.Final();
-  FixedBytes<16> out;
+  FixedBytes<16> out{};
   std::copy(b.begin(), b.end(), out.begin());
   return out;
 }
 
 FixedBytes<32> HmacSha256(ByteView key, ByteView data) {
-  FixedBytes<32> out;
+  FixedBytes<32> out{};
   unsigned int n = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), data.data(), data.size(),
        out.data(), &n);

@@ -82,7 +82,9 @@ TEST(Bee, RandomOperationsMatchStdMapAtEveryVersion) {
         ASSERT_TRUE(got.ok()) << got.status().ToString();
         auto it = model.find(probe);
         ASSERT_EQ(got->has_value(), it != model.end()) << probe << " at step " << step;
-        if (it != model.end()) ASSERT_EQ(AsString((*got)->value), it->second);
+        if (it != model.end()) {
+          ASSERT_EQ(AsString((*got)->value), it->second);
+        }
       }
       Range all;
       CheckList(bee, model, all, std::nullopt);

@@ -38,7 +38,9 @@ TEST(Messages, MalformedNeverReadsPastTheEnd) {
   Bytes e = EncodeNode(n);
   for (size_t cut = 0; cut < e.size(); cut++) {
     auto d = DecodeNode(ByteView(e).first(cut));
-    if (d.ok()) EXPECT_NE(d->value, n.value) << cut;  // a prefix is not the message
+    if (d.ok()) {
+      EXPECT_NE(d->value, n.value) << cut;  // a prefix is not the message
+    }
   }
   Bytes bad = {0x0a, 0x05, 0x0a, 0x03, 0x12, 0x01, 0x01};  // level with half a child
   EXPECT_FALSE(DecodeNode(bad).ok());

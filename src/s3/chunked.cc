@@ -81,24 +81,17 @@ struct AwsChunkedReader::State {
     std::string line;
     for (;;) {
       SHOAL_ASSIGN_OR_RETURN(bool more, Fill());
-      if (!more) {
-        Fail("IncompleteBody", "the aws-chunked body ends inside a line");
-        return Status::InvalidArgument("the aws-chunked body ends inside a line");
-      }
+      if (!more) return Fail("IncompleteBody", "the aws-chunked body ends inside a line");
       const uint8_t* start = in.data() + pos;
       const uint8_t* nl = static_cast<const uint8_t*>(std::memchr(start, '\n', in.size() - pos));
       size_t take = nl ? static_cast<size_t>(nl - start) + 1 : in.size() - pos;
       line.append(reinterpret_cast<const char*>(start), take);
       pos += take;
-      if (line.size() > kMaxLine) {
-        Fail("InvalidArgument", "an aws-chunked line is too long");
-        return Status::InvalidArgument("an aws-chunked line is too long");
-      }
+      if (line.size() > kMaxLine) return Fail("InvalidArgument", "an aws-chunked line is too long");
       if (nl) break;
     }
     if (line.size() < 2 || line[line.size() - 2] != '\r') {
-      Fail("InvalidArgument", "an aws-chunked line does not end with CRLF");
-      return Status::InvalidArgument("an aws-chunked line does not end with CRLF");
+      return Fail("InvalidArgument", "an aws-chunked line does not end with CRLF");
     }
     line.resize(line.size() - 2);
     return line;
