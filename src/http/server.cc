@@ -135,7 +135,18 @@ class BodyReaderImpl final : public BodyReader {
                  bhttp::request_parser<bhttp::buffer_body>& parser, std::atomic<Phase>& phase,
                  std::atomic<int64_t>& since, bool expect_continue)
       : sock_(sock), buf_(buf), parser_(parser), phase_(phase), since_(since),
-        expect_continue_(expect_continue) {}
+        expect_continue_(expect_continue) {
+    // A body of known length is read straight from the socket into the
+    // handler's buffer, as much as it asks for at a time: no parser, no copy
+    // through Beast's buffer, far fewer system calls for a big upload.
+    if (!parser_.is_done() && !parser_.chunked() && parser_.content_length()) {
+      direct_ = true;
+      remaining_ = *parser_.content_length();
+    }
+  }
+
+  // The whole body has been read.
+  bool done() const { return direct_ ? remaining_ == 0 : parser_.is_done(); }
 
   Result<size_t> Read(uint8_t* out, size_t n) override {
     if (failed_) return Status::IOError("the request body was already lost");
@@ -151,6 +162,25 @@ class BodyReaderImpl final : public BodyReader {
       phase_.store(Phase::kHandler);
       if (ec) return Fail("sending 100 Continue: " + ec.message());
       continued_ = true;
+    }
+    if (direct_) {
+      if (remaining_ == 0) return size_t{0};
+      size_t want = static_cast<size_t>(std::min<uint64_t>(n, remaining_));
+      size_t got = 0;
+      if (buf_.size() > 0) {
+        // Bytes that came with the header.
+        got = asio::buffer_copy(asio::buffer(out, want), buf_.data());
+        buf_.consume(got);
+      } else {
+        beast::error_code ec;
+        Touch(phase_, since_, Phase::kIo);
+        got = sock_.read_some(asio::buffer(out, want), ec);
+        phase_.store(Phase::kHandler);
+        if (ec == asio::error::eof) return Fail("the client closed the connection mid-body");
+        if (ec) return Fail("reading the request body: " + ec.message());
+      }
+      remaining_ -= got;
+      return got;
     }
     while (!parser_.is_done()) {
       parser_.get().body().data = out;
@@ -184,6 +214,8 @@ class BodyReaderImpl final : public BodyReader {
   const bool expect_continue_;
   bool continued_ = false;
   bool failed_ = false;
+  bool direct_ = false;
+  uint64_t remaining_ = 0;  // direct: body bytes not read yet
 };
 
 class ResponseWriterImpl final : public ResponseWriter {
@@ -393,18 +425,18 @@ void Server::Impl::Serve(tcp::socket& sock, Conn& conn) {
     // may still send the body, or keep state about the refusal: the
     // connection closes (as S3 does).
     if (expect_continue && !body.continued()) break;
-    if (!parser.is_done()) {
+    if (!body.done()) {
       // The handler answered without reading the whole body, which the
       // client sends anyway: read and dropped if small, else the connection
       // closes.
       uint64_t drained = 0;
       uint8_t scratch[16 << 10];
-      while (!parser.is_done() && drained < (1 << 20)) {
+      while (!body.done() && drained < (1 << 20)) {
         auto n = body.Read(scratch, sizeof(scratch));
         if (!n.ok() || *n == 0) break;
         drained += *n;
       }
-      if (!parser.is_done()) break;
+      if (!body.done()) break;
     }
   }
   sock.shutdown(tcp::socket::shutdown_both, ec);
