@@ -2,6 +2,11 @@
 // delete of many.
 #include <pugixml.hpp>
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
 #include "crypto/digest.h"
 #include "s3/internal.h"
 
@@ -10,6 +15,8 @@ namespace {
 
 constexpr uint64_t kMaxPutBytes = uint64_t{5} << 30;  // S3's single-PUT limit
 constexpr size_t kReadChunk = 256 << 10;
+constexpr uint64_t kBackgroundBytes = 8 << 20;  // bodies this big get a writer thread
+constexpr size_t kBackgroundChunk = 1 << 20;
 
 std::optional<Bytes> Base64Decode(std::string_view s) {
   auto value = [](char c) -> int {
@@ -118,6 +125,70 @@ ByteRange ParseRange(std::string_view v, uint64_t size) {
   return {ByteRange::kRange, first, last - first + 1};
 }
 
+// Feeds a Blobs::Writer on a thread of its own, so that hashing the request
+// body (MD5 and SHA-256, on the connection's thread) and hashing its blocks
+// into the log (BLAKE2b, in Log::Append) run on two cores at once. At most
+// kDepth chunks wait in between.
+class BackgroundWriter {
+ public:
+  explicit BackgroundWriter(blob::Blobs::Writer& w) : w_(w), thread_([this] { Loop(); }) {}
+  ~BackgroundWriter() { (void)Close(); }
+
+  // Queues `chunk`; false once the writer has failed (Close says why).
+  bool Push(Bytes chunk) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return queue_.size() < kDepth || !status_.ok(); });
+    if (!status_.ok()) return false;
+    queue_.push_back(std::move(chunk));
+    cv_.notify_all();
+    return true;
+  }
+
+  // Waits until everything queued is written; the first error, if any.
+  Status Close() {
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+      cv_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+    return status_;
+  }
+
+ private:
+  static constexpr size_t kDepth = 4;
+
+  void Loop() {
+    for (;;) {
+      Bytes chunk;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return !queue_.empty() || closed_; });
+        if (queue_.empty()) return;
+        chunk = std::move(queue_.front());
+        queue_.pop_front();
+        cv_.notify_all();
+      }
+      Status s = w_.Write(chunk);
+      if (!s.ok()) {
+        std::lock_guard lock(mu_);
+        status_ = s;
+        queue_.clear();
+        cv_.notify_all();
+        return;
+      }
+    }
+  }
+
+  blob::Blobs::Writer& w_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Bytes> queue_;
+  bool closed_ = false;
+  Status status_;
+  std::thread thread_;  // last: starts once the rest is built
+};
+
 // The stored headers that an object answers with.
 constexpr const char* kStoredHeaders[] = {"Content-Encoding", "Content-Disposition",
                                           "Content-Language", "Cache-Control", "Expires"};
@@ -199,42 +270,72 @@ std::optional<Service::Impl::Received> Service::Impl::ReceiveBody(
   }
   // The body goes into the blobs log as it arrives.
   auto writer = blobs.NewWriter();
+  // Big bodies are written by a second thread (see BackgroundWriter), in
+  // chunks of 1 MiB; small ones inline.
+  std::optional<BackgroundWriter> background;
+  if (length && *length >= kBackgroundBytes) background.emplace(*writer);
   crypto::StreamingDigest md5(crypto::StreamingDigest::Kind::kMd5);
   std::optional<crypto::StreamingDigest> sha256;
   if (check_sha256) sha256.emplace(crypto::StreamingDigest::Kind::kSha256);
-  Bytes buf(kReadChunk);
+  const size_t chunk_size = background ? kBackgroundChunk : kReadChunk;
+  Bytes buf(chunk_size);
   uint64_t total = 0;
   // Whatever was appended is cleared again: the blocks stay in the log's
   // tree but take no space.
   auto fail = [&](std::optional<Error> e) -> std::optional<Received> {
+    if (background) (void)background->Close();
     auto id = writer->Finish();
     if (id.ok()) (void)blobs.Clear(*id);
     if (e) SendError(ctx, *e);
     return std::nullopt;
   };
   for (;;) {
-    auto n = reader->Read(buf.data(), buf.size());
-    if (!n.ok()) {
+    // With a writer thread, a chunk is filled before it is handed on (the
+    // reader returns what the socket has); inline, each read is written.
+    size_t filled = 0;
+    Status read_error;
+    for (;;) {
+      auto n = reader->Read(buf.data() + filled, buf.size() - filled);
+      if (!n.ok()) {
+        read_error = n.status();
+        break;
+      }
+      if (*n == 0) break;  // the end of the body
+      filled += *n;
+      if (!background || filled == buf.size()) break;
+    }
+    if (!read_error.ok()) {
       if (chunked && !chunked->error_code().empty()) {
         // The encoding or a signature in it was wrong: the client is still there.
         const std::string& code = chunked->error_code();
         Error e = code == "SignatureDoesNotMatch" ? Error::SignatureDoesNotMatch()
                   : code == "IncompleteBody"      ? Error::IncompleteBody()
                   : code == "BadDigest"           ? Error::BadDigest()
-                                                  : Error::InvalidArgument(n.status().message());
-        if (code == "IncompleteSignature") e = Error{400, code, n.status().message()};
+                                                  : Error::InvalidArgument(read_error.message());
+        if (code == "IncompleteSignature") e = Error{400, code, read_error.message()};
         return fail(e);
       }
       return fail(std::nullopt);  // the client went away; nothing to answer
     }
-    if (*n == 0) break;
-    ByteView chunk(buf.data(), *n);
-    total += *n;
+    if (filled == 0) break;
+    ByteView chunk(buf.data(), filled);
+    total += filled;
     if (total > kMaxPutBytes) return fail(Error::EntityTooLarge());
     md5.Update(chunk);
     if (sha256) sha256->Update(chunk);
-    Status s = writer->Write(chunk);
-    if (!s.ok()) return fail(Error::InternalError(s.ToString()));
+    if (background) {
+      buf.resize(filled);
+      if (!background->Push(std::move(buf))) {
+        Status s = background->Close();
+        return fail(Error::InternalError(s.ToString()));
+      }
+      buf = Bytes(chunk_size);
+    } else if (Status s = writer->Write(chunk); !s.ok()) {
+      return fail(Error::InternalError(s.ToString()));
+    }
+  }
+  if (background) {
+    if (Status s = background->Close(); !s.ok()) return fail(Error::InternalError(s.ToString()));
   }
   if (length && total != *length) return fail(Error::IncompleteBody());
   Received r;
