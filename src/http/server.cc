@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <condition_variable>
 #include <cstdio>
 #include <limits>
@@ -74,6 +75,16 @@ int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+// The current time as an HTTP date (RFC 9110 §5.6.7), for the Date header.
+std::string HttpDate() {
+  time_t now = time(nullptr);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  char buf[40];
+  strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
 }
 
 // What a connection's thread is doing, for the reaper.
@@ -316,6 +327,7 @@ class ResponseWriterImpl final : public ResponseWriter {
   void Fill(Res& res, const Headers& headers) {
     for (const auto& [name, value] : headers.fields()) res.insert(name, value);
     if (!headers.Find("server")) res.set(bhttp::field::server, server_);
+    if (!headers.Find("date")) res.set(bhttp::field::date, HttpDate());
     res.set("x-request-id", request_id_);
     res.keep_alive(keep_alive_);
   }
@@ -362,7 +374,10 @@ void Server::Impl::Serve(tcp::socket& sock, Conn& conn) {
   std::string remote;
   {
     auto ep = sock.remote_endpoint(ec);
-    if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+    if (!ec) {
+      const std::string a = ep.address().to_string();
+      remote = (ep.address().is_v6() ? "[" + a + "]" : a) + ":" + std::to_string(ep.port());
+    }
   }
   beast::flat_buffer buf;
   for (;;) {

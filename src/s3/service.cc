@@ -25,7 +25,7 @@ std::string IsoTime(int64_t ms) {
   time_t t = static_cast<time_t>(ms / 1000);
   struct tm tm;
   gmtime_r(&t, &tm);
-  char buf[40];
+  char buf[96];  // room for any int the fields could hold, to keep the compiler sure
   std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<int>(ms % 1000));
@@ -497,9 +497,10 @@ void Service::Impl::CreateBucket(Context& ctx) {
 }
 
 void Service::Impl::HeadBucket(Context& ctx) {
-  if (!OwnedDrive(ctx)) return;
+  BucketInfo info;
+  if (!OwnedDrive(ctx, &info)) return;
   http::Headers h;
-  h.Add("x-amz-bucket-region", options.region);
+  h.Add("x-amz-bucket-region", info.location.empty() ? options.region : info.location);
   SendEmpty(ctx, 200, h);
 }
 
