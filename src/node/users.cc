@@ -69,6 +69,9 @@ Result<std::unique_ptr<Users>> Users::Open(const std::string& path) {
 }
 
 Status Users::Load() {
+  // The stamp first: a replacement that lands during the read changes it
+  // again, and the next lookup reads once more.
+  const auto stamp = Stamp(path_);
   std::ifstream f(path_);
   if (!f) return Status::IOError("cannot read " + path_);
   std::stringstream ss;
@@ -87,7 +90,7 @@ Status Users::Load() {
     users.push_back({u["name"], u["accessKey"], u["secretKey"]});
   }
   users_ = std::move(users);
-  stamp_ = Stamp(path_);
+  stamp_ = stamp;
   return Status::OK();
 }
 
@@ -102,7 +105,9 @@ Status Users::Save() const {
     j["users"].push_back(std::move(e));
   }
   const std::string text = j.dump(2) + "\n";
-  const std::string tmp = path_ + ".tmp";
+  // A temporary name of this writer's own: two processes adding users at
+  // once must not write into each other's file.
+  const std::string tmp = path_ + ".tmp." + std::to_string(::getpid()) + "." + NewAccessKey();
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IOError("cannot write " + tmp);
   bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&

@@ -62,7 +62,9 @@ Result<Listing> List(blob::Drive& drive, const std::string& prefix, const std::s
       if (auto m = DecodeObjectMeta(e.metadata_json); m.ok()) {
         item.meta = std::move(*m);
       } else if (e.blob) {
-        item.meta.size = e.blob->byte_length;
+        // Written by another Hyperdrive writer: the size is the blob's.
+        auto size = drive.blobs().Size(*e.blob);
+        item.meta.size = size.ok() ? *size : 0;
       }
       out.next = item.key;
       out.contents.push_back(std::move(item));

@@ -93,6 +93,11 @@ std::string EncodeObjectMeta(const ObjectMeta& m) {
 Result<ObjectMeta> DecodeObjectMeta(std::string_view json) {
   Json j = Json::parse(json, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Status::Malformed("object metadata is not JSON");
+  // Metadata another Hyperdrive writer left (any JSON) is not this: callers
+  // then take what the blob says.
+  if (!j.contains("etag") || !j.contains("size")) {
+    return Status::Malformed("the metadata is not an S3 object's");
+  }
   ObjectMeta m;
   try {
     m.etag = j.value("etag", "");
