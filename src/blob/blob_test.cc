@@ -100,10 +100,17 @@ TEST(Blobs, BlockMapBytesMatchHyperblobs) {
 // Corestore name "db", /a.txt = "hello" with metadata, /dir/b.bin = 100,000
 // bytes of i mod 251. The db log matches block for block, and so its tree.
 TEST(Drive, MatchesHyperdriveBlockForBlock) {
+  // (Also the keys and signatures of both logs.)
   auto store = MemStore(1);
   auto db = *store->OpenLog("db");
   EXPECT_EQ(ToHex(db->key()), "765ce6f1b788dd123061c6a1b74730c45a93e403af97e391b98c87291e6602b6");
-  Drive drive(db, *store->OpenLog("blobs"));
+  // The blobs log: the manifest derived from the db log's, signed by the
+  // db log's key pair, so its key is the one JS derives (drive.md §2.2).
+  auto blobs_log = store->OpenSignedBy("db/blobs", "db", ContentManifest(*db->manifest(), db->key()));
+  ASSERT_TRUE(blobs_log.ok()) << blobs_log.status().ToString();
+  EXPECT_EQ(ToHex((*blobs_log)->key()),
+            "29dad855b61308ad7fa5c79b6857ad1c541671f6d6c26cfd622359f96c9d340a");
+  Drive drive(db, *blobs_log);
   auto put = [&](const std::string& path, ByteView data, const std::string& metadata) {
     auto id = drive.blobs().Put(data);
     ASSERT_TRUE(id.ok());
@@ -130,6 +137,16 @@ TEST(Drive, MatchesHyperdriveBlockForBlock) {
             "656e677468223a3130303030307d2c226d65746164617461223a6e756c6c7d");
   EXPECT_EQ(ToHex(db->tree_hash()),
             "6433c422350c4937abca230b9f101a8f1b629a8f9411ae556093e14f9b3bc0e1");
+  EXPECT_EQ(ToHex(db->state()->signature),
+            "0100c8c052e9f0a1ae1f8cf3f90da9e42bf2b40cfd1c2ae5c545ee0a8f5efa29e0bc33cc3039b03c209e"
+            "15298e3577a3603cbbbd46f83dec7597d72a8d88dc0b290c0000");
+  // The blobs log holds "hello", then 65,536 and 34,464 bytes: JS's tree and
+  // signature, made with the db log's key pair.
+  EXPECT_EQ(ToHex((*blobs_log)->tree_hash()),
+            "571dfa68b623634794dce105607b43b1cde8a0cb2b1f5a65e02d14050bfe0ae7");
+  EXPECT_EQ(ToHex((*blobs_log)->state()->signature),
+            "0100d4584b04de1961874c332666e7605033a9a4b4f43ec406d5194048f85ee4c2d21975d4cbd68d9bd1"
+            "eb599b7232f7b8428bd9f9ff886fa35bd894e1ce88a74d0c0000");
 
   auto a = drive.Entry("/a.txt");
   ASSERT_TRUE(a.ok() && a->has_value());
@@ -144,6 +161,33 @@ TEST(Drive, MatchesHyperdriveBlockForBlock) {
   ASSERT_TRUE(drive.Del("/a.txt").ok());
   EXPECT_FALSE(drive.Entry("/a.txt")->has_value());
   EXPECT_TRUE(drive.Entry("/a.txt", 3)->has_value());  // the version before the delete
+}
+
+// A log signed by another's key pair stays writable after a reopen: the
+// signer's name is in its meta.
+TEST(Drive, DerivedBlobsLogSurvivesReopen) {
+  log::testing::TempDir dir;
+  log::Key key{};
+  {
+    auto store = log::testing::DiskStore(dir, 1);
+    auto db = *store->OpenLog("db");
+    auto blobs = store->OpenSignedBy("db/blobs", "db", ContentManifest(*db->manifest(), db->key()));
+    ASSERT_TRUE(blobs.ok()) << blobs.status().ToString();
+    key = (*blobs)->key();
+    ASSERT_TRUE((*blobs)->Append(AsBytes("x")).ok());
+    // The signer must sign the manifest.
+    EXPECT_TRUE(store->OpenSignedBy("other", "nobody", ContentManifest(*db->manifest(), db->key()))
+                    .status()
+                    .IsInvalidArgument());
+  }
+  auto store = log::testing::DiskStore(dir, 1);
+  auto db = *store->OpenLog("db");
+  auto blobs = store->OpenSignedBy("db/blobs", "db", ContentManifest(*db->manifest(), db->key()));
+  ASSERT_TRUE(blobs.ok()) << blobs.status().ToString();
+  EXPECT_EQ((*blobs)->key(), key);
+  EXPECT_TRUE((*blobs)->writable());
+  ASSERT_TRUE((*blobs)->Append(AsBytes("y")).ok());
+  ASSERT_TRUE((*blobs)->Audit().ok());
 }
 
 TEST(Drive, EntryValuesRoundTripAndBadOnesAreRefused) {

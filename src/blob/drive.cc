@@ -3,6 +3,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "crypto/hash.h"
+
 namespace shoal::blob {
 namespace {
 
@@ -40,6 +42,20 @@ Bytes FileKey(std::string_view path) {
   std::memcpy(key.data(), kFilesPrefix.data(), kFilesPrefix.size());
   if (!path.empty()) std::memcpy(key.data() + kFilesPrefix.size(), path.data(), path.size());
   return key;
+}
+
+log::Manifest ContentManifest(const log::Manifest& db, const log::Key& db_key) {
+  static const crypto::Hash kBlobs = crypto::Namespace("hyperdrive", 1)[0];
+  log::Manifest m;
+  m.version = db.version;
+  m.allow_patch = db.allow_patch;
+  m.quorum = db.quorum;
+  for (const log::Signer& s : db.signers) {
+    log::Signer c = s;
+    c.ns = crypto::Blake2b256({kBlobs, db_key, s.ns});
+    m.signers.push_back(c);
+  }
+  return m;
 }
 
 std::string EncodeEntryValue(const FileEntry& e) {

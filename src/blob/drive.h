@@ -41,6 +41,12 @@ Result<FileEntry> DecodeEntryValue(ByteView value);
 // The bee key of a path: "files" 00 path.
 Bytes FileKey(std::string_view path);
 
+// The manifest of a drive's blobs log, derived from its db log's as
+// Hyperdrive does (docs/formats/drive.md §2.2): each signer's namespace
+// becomes BLAKE2b-256(namespace("hyperdrive") || db key || namespace), so a
+// reader that has the db log finds the blobs log without being told.
+log::Manifest ContentManifest(const log::Manifest& db, const log::Key& db_key);
+
 class Drive {
  public:
   // A drive on these two logs (created empty if new). The db log gets the

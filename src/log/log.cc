@@ -18,6 +18,7 @@ constexpr uint64_t kMetaWritable = 1;
 constexpr uint64_t kMetaManifest = 2;
 constexpr uint64_t kMetaEncrypted = 4;
 constexpr uint64_t kMetaName = 8;
+constexpr uint64_t kMetaSigner = 16;  // the key pair derives from another name
 
 Bytes EncodeNodeValue(const Node& n) {
   enc::Encoder e(40);
@@ -257,7 +258,8 @@ Hash Log::tree_hash() const {
 Bytes Log::EncodeMeta() const {
   enc::Encoder e(200);
   uint64_t flags = (writer_layout() ? kMetaWritable : 0) | (verifier_ ? kMetaManifest : 0) |
-                   (encryption_key_ ? kMetaEncrypted : 0) | (!name_.empty() ? kMetaName : 0);
+                   (encryption_key_ ? kMetaEncrypted : 0) | (!name_.empty() ? kMetaName : 0) |
+                   (!signer_.empty() ? kMetaSigner : 0);
   e.Uint(format::kMetaVersion);
   e.Uint(flags);
   e.Fixed(key_);
@@ -267,6 +269,7 @@ Bytes Log::EncodeMeta() const {
   }
   if (encryption_key_) e.Fixed(*encryption_key_);
   if (!name_.empty()) e.String(name_);
+  if (!signer_.empty()) e.String(signer_);
   return e.Take();
 }
 
@@ -328,6 +331,7 @@ Status Log::Load() {
   if ((flags & kMetaWritable) && !file_) SHOAL_RETURN_IF_ERROR(UseWriterLayout());
   if (flags & kMetaEncrypted) encryption_key_ = d.Fixed<32>();
   if (flags & kMetaName) name_ = std::string(d.String());
+  if (flags & kMetaSigner) signer_ = std::string(d.String());
   if (!d.Finish().ok()) return Status::Corruption("log meta is unreadable");
   discovery_key_ = DiscoveryKey(key_);
   if (encryption_key_) encryption_.emplace(key_, *encryption_key_);

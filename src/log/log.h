@@ -192,6 +192,7 @@ class Log {
   Key key_{};
   Hash discovery_key_{};
   std::string name_;
+  std::string signer_;  // the name its key pair derives from, when not name_
   std::optional<crypto::KeyPair> key_pair_;
   std::optional<Verifier> verifier_;
   std::optional<BlockEncryption> encryption_;

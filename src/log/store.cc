@@ -119,7 +119,7 @@ Result<std::shared_ptr<Log>> Store::LoadLocked(uint64_t id) {
   log->sync_ = sync_;
   SHOAL_RETURN_IF_ERROR(log->Load().WithContext("opening log " + std::to_string(id)));
   if (!log->name_.empty()) {
-    crypto::KeyPair kp = DeriveKeyPair(log->name_);
+    crypto::KeyPair kp = DeriveKeyPair(log->signer_.empty() ? log->name_ : log->signer_);
     if (log->verifier_) {
       for (const Signer& s : log->verifier_->manifest().signers) {
         if (s.public_key == kp.public_key) log->key_pair_ = kp;
@@ -131,21 +131,25 @@ Result<std::shared_ptr<Log>> Store::LoadLocked(uint64_t id) {
 }
 
 Result<std::shared_ptr<Log>> Store::CreateLocked(const Key& key, std::string_view name,
-                                                 const LogOptions& options) {
+                                                 const LogOptions& options,
+                                                 const Manifest* manifest,
+                                                 std::string_view signer) {
   uint64_t id = next_id_;
   std::shared_ptr<Log> log(new Log(db_.get(), id, BlocksPath(id)));
   log->key_ = key;
   log->discovery_key_ = DiscoveryKey(key);
   log->name_ = std::string(name);
+  log->signer_ = std::string(signer);
   log->sync_ = sync_ || options.sync;
   if (!name.empty()) {
-    crypto::KeyPair kp = DeriveKeyPair(name);
+    crypto::KeyPair kp = DeriveKeyPair(signer.empty() ? name : signer);
     log->key_pair_ = kp;
     SHOAL_RETURN_IF_ERROR(log->UseWriterLayout());
     // A blocks file left by an id that never committed must not leak in.
     SHOAL_RETURN_IF_ERROR(log->file_->Truncate(0));
-    SHOAL_ASSIGN_OR_RETURN(log->verifier_,
-                           Verifier::Create(key, DefaultSignerManifest(kp.public_key)));
+    SHOAL_ASSIGN_OR_RETURN(
+        log->verifier_,
+        Verifier::Create(key, manifest ? *manifest : DefaultSignerManifest(kp.public_key)));
   }
   if (options.encryption_key) {
     log->encryption_key_ = options.encryption_key;
@@ -181,6 +185,32 @@ Result<std::shared_ptr<Log>> Store::OpenLog(std::string_view name, const LogOpti
   SHOAL_ASSIGN_OR_RETURN(auto existing, LookupId(format::DiscoveryKeyKey(DiscoveryKey(key))));
   if (existing) return Status::AlreadyExists("a log with this key exists under another name");
   return CreateLocked(key, name, options);
+}
+
+Result<std::shared_ptr<Log>> Store::OpenSignedBy(std::string_view name, std::string_view signer,
+                                                 const Manifest& manifest,
+                                                 const LogOptions& options) {
+  if (name.empty() || signer.empty()) {
+    return Status::InvalidArgument("a log name and a signer name are needed");
+  }
+  const Key key = ManifestHash(manifest);
+  std::lock_guard lock(mu_);
+  SHOAL_ASSIGN_OR_RETURN(auto id, LookupId(format::NameKey(name)));
+  if (id) {
+    SHOAL_ASSIGN_OR_RETURN(auto log, LoadLocked(*id));
+    if (log->key() != key) {
+      return Status::InvalidArgument("log " + std::string(name) + " exists with another manifest");
+    }
+    if (options.sync) log->sync_ = true;
+    return log;
+  }
+  crypto::KeyPair kp = DeriveKeyPair(signer);
+  bool signs = false;
+  for (const Signer& s : manifest.signers) signs = signs || s.public_key == kp.public_key;
+  if (!signs) return Status::InvalidArgument("the signer is not one of the manifest's");
+  SHOAL_ASSIGN_OR_RETURN(auto existing, LookupId(format::DiscoveryKeyKey(DiscoveryKey(key))));
+  if (existing) return Status::AlreadyExists("a log with this key exists under another name");
+  return CreateLocked(key, name, options, &manifest, signer);
 }
 
 Result<std::shared_ptr<Log>> Store::GetLog(std::string_view name) {

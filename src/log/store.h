@@ -53,6 +53,13 @@ class Store {
   // The local log `name`, created on first use (writable, signed with the
   // key pair derived from the seed and name). Options apply at creation.
   Result<std::shared_ptr<Log>> OpenLog(std::string_view name, const LogOptions& options = {});
+  // A writable log named `name` with the given manifest, signed with the key
+  // pair derived from the name `signer` (which must be one of the
+  // manifest's signers): how a Hyperdrive's blobs core is made from its db
+  // core. Opens it if it exists (InvalidArgument if with another manifest).
+  Result<std::shared_ptr<Log>> OpenSignedBy(std::string_view name, std::string_view signer,
+                                            const Manifest& manifest,
+                                            const LogOptions& options = {});
   // An existing log by name; NotFound if there is none.
   Result<std::shared_ptr<Log>> GetLog(std::string_view name);
   // A log known by its key. With `create`, a missing log becomes an empty
@@ -71,8 +78,13 @@ class Store {
   Store() = default;
   Result<std::shared_ptr<Log>> LoadLocked(uint64_t id);
   Result<std::optional<uint64_t>> LookupId(const Bytes& index_key);
+  // A new log of `key` named `name`; writable when named, signed with the
+  // key pair derived from `signer` (else from `name`) under `manifest`
+  // (else the default one).
   Result<std::shared_ptr<Log>> CreateLocked(const Key& key, std::string_view name,
-                                            const LogOptions& options);
+                                            const LogOptions& options,
+                                            const Manifest* manifest = nullptr,
+                                            std::string_view signer = {});
 
   std::string BlocksPath(uint64_t id) const;
 

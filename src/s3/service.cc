@@ -401,8 +401,14 @@ Result<std::shared_ptr<blob::Drive>> Service::Impl::DriveOf(const BucketInfo& b)
   std::lock_guard lock(mu);
   auto it = drives.find(b.id);
   if (it != drives.end()) return it->second;
-  SHOAL_ASSIGN_OR_RETURN(auto db, store.OpenLog("s3/" + b.id + "/db"));
-  SHOAL_ASSIGN_OR_RETURN(auto blobs, store.OpenLog("s3/" + b.id + "/blobs"));
+  // The blobs log's manifest derives from the db log's, as Hyperdrive's
+  // does, so a reader given the db log finds the blobs (drive.md §2.2).
+  const std::string db_name = "s3/" + b.id + "/db";
+  SHOAL_ASSIGN_OR_RETURN(auto db, store.OpenLog(db_name));
+  auto manifest = db->manifest();
+  if (!manifest) return Status::Corruption("bucket " + b.name + " has a db log without manifest");
+  SHOAL_ASSIGN_OR_RETURN(auto blobs, store.OpenSignedBy("s3/" + b.id + "/blobs", db_name,
+                                                         blob::ContentManifest(*manifest, db->key())));
   auto drive = std::make_shared<blob::Drive>(std::move(db), std::move(blobs));
   drives.emplace(b.id, drive);
   return drive;
