@@ -7,10 +7,13 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/bytes.h"
@@ -51,6 +54,42 @@ inline std::vector<Bytes> MakeItems(size_t count, size_t size, uint32_t seed) {
     }
   }
   return items;
+}
+
+// The flags every native benchmark takes: --only=PREFIX picks the figures
+// whose name starts with PREFIX, --scale=F multiplies every count by F.
+struct Args {
+  std::string only;
+  double scale = 1.0;
+
+  bool Wants(std::string_view figure) const { return figure.starts_with(only); }
+  // n * scale rounded down to a multiple of `unit`, at least `unit`.
+  uint64_t Scaled(uint64_t n, uint64_t unit) const {
+    uint64_t v = static_cast<uint64_t>(n * scale) / unit * unit;
+    return v > unit ? v : unit;
+  }
+};
+
+// Parses argv; on a bad flag prints the usage of `program` and returns
+// nullopt (the benchmark then exits 2).
+inline std::optional<Args> ParseArgs(int argc, char** argv, const char* program) {
+  Args a;
+  for (int i = 1; i < argc; i++) {
+    std::string_view arg = argv[i];
+    if (arg.starts_with("--only=")) {
+      a.only = arg.substr(7);
+    } else if (arg.starts_with("--scale=")) {
+      a.scale = std::atof(std::string(arg.substr(8)).c_str());
+    } else {
+      std::fprintf(stderr, "usage: %s [--only=PREFIX] [--scale=F]\n", program);
+      return std::nullopt;
+    }
+  }
+  if (!(a.scale > 0)) {
+    std::fprintf(stderr, "%s: --scale must be positive\n", program);
+    return std::nullopt;
+  }
+  return a;
 }
 
 // A directory removed with everything in it when this goes out of scope.

@@ -429,32 +429,14 @@ void PrintRate(std::string_view bench, std::string_view unit, double shoal, doub
 }
 
 int Run(int argc, char** argv) {
-  std::string only;
-  double scale = 1.0;
-  for (int i = 1; i < argc; i++) {
-    std::string_view arg = argv[i];
-    if (arg.starts_with("--only=")) {
-      only = arg.substr(7);
-    } else if (arg.starts_with("--scale=")) {
-      scale = std::atof(std::string(arg.substr(8)).c_str());
-    } else {
-      std::fprintf(stderr, "usage: kv_bench [--only=PREFIX] [--scale=F]\n");
-      return 2;
-    }
-  }
-  if (!(scale > 0)) {
-    std::fprintf(stderr, "kv_bench: --scale must be positive\n");
-    return 2;
-  }
+  auto args = ParseArgs(argc, argv, "kv_bench");
+  if (!args) return 2;
   Counts c;
-  auto scaled = [scale](uint64_t n, uint64_t unit) {
-    uint64_t v = static_cast<uint64_t>(n * scale) / unit * unit;
-    return std::max(v, unit);
-  };
+  auto scaled = [&](uint64_t n, uint64_t unit) { return args->Scaled(n, unit); };
   c.keys = scaled(c.keys, c.batch);
   c.gets = scaled(c.gets, 1);
 
-  auto wanted = [&only](std::string_view name) { return name.starts_with(only); };
+  auto wanted = [&](std::string_view name) { return args->Wants(name); };
   auto fail = [](std::string_view bench, const Status& s) {
     std::fprintf(stderr, "kv_bench: %.*s: %s\n", static_cast<int>(bench.size()), bench.data(),
                  s.ToString().c_str());

@@ -324,23 +324,13 @@ void Print(const char* bench, const char* unit, double shoal, std::optional<doub
 }
 
 int Run(int argc, char** argv) {
-  std::string only;
-  double scale = 1.0;
-  for (int i = 1; i < argc; i++) {
-    std::string_view arg = argv[i];
-    if (arg.rfind("--only=", 0) == 0) {
-      only = std::string(arg.substr(7));
-    } else if (arg.rfind("--scale=", 0) == 0) {
-      scale = std::atof(std::string(arg.substr(8)).c_str());
-    } else {
-      std::fprintf(stderr, "usage: s3_bench [--only=PREFIX] [--scale=F]\n");
-      return 2;
-    }
-  }
+  auto args = ParseArgs(argc, argv, "s3_bench");
+  if (!args) return 2;
+  const double scale = args->scale;
   Counts c;
   c.small_ops = std::max<uint64_t>(100, static_cast<uint64_t>(c.small_ops * scale));
   c.large_bytes = std::max<uint64_t>(1 << 20, static_cast<uint64_t>(c.large_bytes * scale)) & ~uint64_t{(1 << 20) - 1};
-  auto wanted = [&](std::string_view name) { return name.rfind(only, 0) == 0; };
+  auto wanted = [&](std::string_view name) { return args->Wants(name); };
   auto fail = [](const char* what, const Status& s) {
     std::fprintf(stderr, "s3_bench: %s: %s\n", what, s.ToString().c_str());
     return 1;

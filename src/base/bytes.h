@@ -38,6 +38,12 @@ std::string ToHex(ByteView b);
 // Parses hex (either case). Returns nullopt on odd length or a non-hex digit.
 std::optional<Bytes> FromHex(std::string_view hex);
 
+// Standard base64 (RFC 4648 §4, with '=' padding) of `b`, and back; the
+// decoder refuses a length that is not a multiple of 4, a character outside
+// the alphabet, and padding anywhere but at the end.
+std::string ToBase64(ByteView b);
+std::optional<Bytes> FromBase64(std::string_view s);
+
 // Parses exactly N bytes of hex.
 template <size_t N>
 std::optional<FixedBytes<N>> FixedFromHex(std::string_view hex) {

@@ -133,5 +133,17 @@ TEST(Crc32c, KnownValues) {
   EXPECT_EQ(Crc32c(AsBytes("6789"), Crc32c(AsBytes("12345"))), 0xe3069283u);
 }
 
+// RFC 4648 §10 vectors.
+TEST(Base64, RoundTripAndErrors) {
+  EXPECT_EQ(ToBase64(AsBytes("")), "");
+  EXPECT_EQ(ToBase64(AsBytes("f")), "Zg==");
+  EXPECT_EQ(ToBase64(AsBytes("fo")), "Zm8=");
+  EXPECT_EQ(ToBase64(AsBytes("foobar")), "Zm9vYmFy");
+  EXPECT_EQ(AsString(*FromBase64("Zm9vYg==")), "foob");
+  EXPECT_FALSE(FromBase64("Zm9").has_value());
+  EXPECT_FALSE(FromBase64("Zm=v").has_value());
+  EXPECT_FALSE(FromBase64("Zm9v!!==").has_value());
+}
+
 }  // namespace
 }  // namespace shoal

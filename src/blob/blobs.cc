@@ -145,10 +145,12 @@ Result<std::vector<MapEntry>> Blobs::Blocks(const BlobId& id) {
     return DecodeBlockMap(map);
   }
   std::vector<MapEntry> out;
+  out.reserve(id.block_length);
+  SHOAL_ASSIGN_OR_RETURN(uint64_t start, log_->ByteOffset(id.block_offset));
   for (uint64_t i = 0; i < id.block_length; i++) {
-    SHOAL_ASSIGN_OR_RETURN(uint64_t a, log_->ByteOffset(id.block_offset + i));
-    SHOAL_ASSIGN_OR_RETURN(uint64_t b, log_->ByteOffset(id.block_offset + i + 1));
-    out.push_back({id.block_offset + i, b - a});
+    SHOAL_ASSIGN_OR_RETURN(uint64_t end, log_->ByteOffset(id.block_offset + i + 1));
+    out.push_back({id.block_offset + i, end - start});
+    start = end;
   }
   return out;
 }

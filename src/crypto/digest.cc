@@ -35,23 +35,22 @@ Bytes StreamingDigest::Final() {
   return Bytes(out, out + n);
 }
 
-FixedBytes<32> Sha256(ByteView data) {
-  StreamingDigest d(StreamingDigest::Kind::kSha256);
+namespace {
+
+template <size_t N>
+FixedBytes<N> OneShot(StreamingDigest::Kind kind, ByteView data) {
+  StreamingDigest d(kind);
   d.Update(data);
   Bytes b = d.Final();
-  FixedBytes<32> out{};
+  FixedBytes<N> out{};
   std::copy(b.begin(), b.end(), out.begin());
   return out;
 }
 
-FixedBytes<16> Md5(ByteView data) {
-  StreamingDigest d(StreamingDigest::Kind::kMd5);
-  d.Update(data);
-  Bytes b = d.Final();
-  FixedBytes<16> out{};
-  std::copy(b.begin(), b.end(), out.begin());
-  return out;
-}
+}  // namespace
+
+FixedBytes<32> Sha256(ByteView data) { return OneShot<32>(StreamingDigest::Kind::kSha256, data); }
+FixedBytes<16> Md5(ByteView data) { return OneShot<16>(StreamingDigest::Kind::kMd5, data); }
 
 FixedBytes<32> HmacSha256(ByteView key, ByteView data) {
   FixedBytes<32> out{};

@@ -284,6 +284,22 @@ Bytes Log::EncodeHead() const {
   return e.Take();
 }
 
+// Whether state_.signature verifies the tree at signed_length_, which
+// appends since (unsigned yet) may have extended: the roots there are
+// rebuilt from the stored nodes.
+Result<bool> Log::SignatureVerifies() const {
+  TreeState signed_state;
+  signed_state.fork = state_.fork;
+  signed_state.length = signed_length_;
+  if (signed_length_ == state_.length) {
+    signed_state.roots = state_.roots;
+  } else {
+    SHOAL_RETURN_IF_ERROR(LoadRoots(signed_length_, &signed_state.roots));
+  }
+  return verifier_->Verify(signed_state.TreeHash(), signed_length_, state_.fork,
+                           state_.signature);
+}
+
 Status Log::LoadRoots(uint64_t length, std::vector<Node>* roots) const {
   roots->clear();
   for (uint64_t index : flat::FullRoots(2 * length)) {
@@ -399,19 +415,8 @@ Status Log::LoadTail() {
   for (const Node& r : state_.roots) state_.byte_length += r.size;
   if (state_.length > 0 && !verifier_) return Status::Corruption("log has blocks but no manifest");
   if (signed_length_ > 0) {
-    // The signature covers the tree at the signed length, which appends
-    // since (unsigned yet) have extended; the tree there is rebuilt from the
-    // stored nodes.
-    TreeState signed_state;
-    signed_state.fork = state_.fork;
-    signed_state.length = signed_length_;
-    if (signed_length_ == state_.length) {
-      signed_state.roots = state_.roots;
-    } else {
-      SHOAL_RETURN_IF_ERROR(LoadRoots(signed_length_, &signed_state.roots));
-    }
-    if (!verifier_->Verify(signed_state.TreeHash(), signed_length_, state_.fork,
-                           state_.signature)) {
+    SHOAL_ASSIGN_OR_RETURN(bool valid, SignatureVerifies());
+    if (!valid) {
       return Status::Corruption("signature does not match the stored tree at length " +
                                 Num(signed_length_));
     }
@@ -838,18 +843,10 @@ Status Log::Audit() const {
   if (state_.length == 0) return Status::OK();
   // The signature vouches for the tree at signed_length_; the checks of every
   // parent against its children below carry that to the unsigned tail.
-  TreeState signed_state;
-  signed_state.fork = state_.fork;
-  signed_state.length = signed_length_;
-  if (signed_length_ == state_.length) {
-    signed_state.roots = state_.roots;
-  } else {
-    SHOAL_RETURN_IF_ERROR(LoadRoots(signed_length_, &signed_state.roots));
-  }
-  if (!verifier_ || (signed_length_ > 0 &&
-                     !verifier_->Verify(signed_state.TreeHash(), signed_length_, state_.fork,
-                                        state_.signature))) {
-    return Status::Corruption("signature does not match the tree");
+  if (!verifier_) return Status::Corruption("signature does not match the tree");
+  if (signed_length_ > 0) {
+    SHOAL_ASSIGN_OR_RETURN(bool valid, SignatureVerifies());
+    if (!valid) return Status::Corruption("signature does not match the tree");
   }
   std::vector<Node> roots;
   SHOAL_RETURN_IF_ERROR(LoadRoots(state_.length, &roots));

@@ -164,6 +164,7 @@ class Log {
   Status UseWriterLayout();
   bool writer_layout() const { return file_ != nullptr; }
   Status LoadRoots(uint64_t length, std::vector<Node>* roots) const;
+  Result<bool> SignatureVerifies() const;  // needs verifier_ and mu_
   Result<Bytes> GetStoredLocked(uint64_t index) const;
   Bytes EncodeMeta() const;
   Bytes EncodeHead() const;

@@ -124,22 +124,21 @@ void Users::ReloadIfChanged() {
   if (Stamp(path_) != stamp_) (void)Load();  // on failure the old list stays
 }
 
-std::optional<s3::User> Users::ByAccessKey(std::string_view access_key) {
+std::optional<s3::User> Users::Find(const std::function<bool(const s3::User&)>& match) {
   std::lock_guard lock(mu_);
   ReloadIfChanged();
   for (const auto& u : users_) {
-    if (u.access_key == access_key) return u;
+    if (match(u)) return u;
   }
   return std::nullopt;
 }
 
+std::optional<s3::User> Users::ByAccessKey(std::string_view access_key) {
+  return Find([&](const s3::User& u) { return u.access_key == access_key; });
+}
+
 std::optional<s3::User> Users::ByName(std::string_view name) {
-  std::lock_guard lock(mu_);
-  ReloadIfChanged();
-  for (const auto& u : users_) {
-    if (u.name == name) return u;
-  }
-  return std::nullopt;
+  return Find([&](const s3::User& u) { return u.name == name; });
 }
 
 Result<s3::User> Users::Add(const std::string& name) {

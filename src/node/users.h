@@ -10,6 +10,7 @@
 // Thread safety: all methods may be called from any thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -41,6 +42,7 @@ class Users {
   Status Load();           // with mu_ held
   Status Save() const;     // with mu_ held
   void ReloadIfChanged();  // with mu_ held
+  std::optional<s3::User> Find(const std::function<bool(const s3::User&)>& match);
 
   const std::string path_;
   std::mutex mu_;

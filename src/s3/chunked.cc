@@ -12,21 +12,6 @@ namespace {
 constexpr char kEmptySha256[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 constexpr size_t kMaxLine = 4096;
 
-std::string Base64(ByteView b) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (size_t i = 0; i < b.size(); i += 3) {
-    uint32_t n = uint32_t{b[i]} << 16;
-    if (i + 1 < b.size()) n |= uint32_t{b[i + 1]} << 8;
-    if (i + 2 < b.size()) n |= b[i + 2];
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(i + 1 < b.size() ? kAlphabet[(n >> 6) & 63] : '=');
-    out.push_back(i + 2 < b.size() ? kAlphabet[n & 63] : '=');
-  }
-  return out;
-}
-
 }  // namespace
 
 struct AwsChunkedReader::State {
@@ -161,11 +146,11 @@ struct AwsChunkedReader::State {
       if (name == "x-amz-checksum-crc32c") {
         uint8_t be[4] = {static_cast<uint8_t>(body_crc32c >> 24), static_cast<uint8_t>(body_crc32c >> 16),
                          static_cast<uint8_t>(body_crc32c >> 8), static_cast<uint8_t>(body_crc32c)};
-        if (value != Base64(ByteView(be, 4))) return Fail("BadDigest", "x-amz-checksum-crc32c does not match");
+        if (value != ToBase64(ByteView(be, 4))) return Fail("BadDigest", "x-amz-checksum-crc32c does not match");
       } else if (name == "x-amz-checksum-sha256") {
         if (sha256_checked) return Fail("InvalidArgument", "x-amz-checksum-sha256 is given twice");
         sha256_checked = true;
-        if (value != Base64(body_sha.Final())) return Fail("BadDigest", "x-amz-checksum-sha256 does not match");
+        if (value != ToBase64(body_sha.Final())) return Fail("BadDigest", "x-amz-checksum-sha256 does not match");
       }
     }
     if (signing) {

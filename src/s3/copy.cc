@@ -45,26 +45,8 @@ bool Service::Impl::CopySource(Context& ctx, CopySourceInfo* out) {
   }
   out->bucket = s.substr(0, slash);
   out->key = s.substr(slash + 1);
-  auto b = FindBucket(out->bucket);
-  if (!b.ok()) {
-    SendError(ctx, Error::InternalError(b.status().ToString()));
-    return false;
-  }
-  if (!*b) {
-    SendError(ctx, Error::NoSuchBucket());
-    return false;
-  }
-  if ((*b)->owner != ctx.user.name) {
-    SendError(ctx, Error::AccessDenied());
-    return false;
-  }
-  out->info = **b;
-  auto drive = DriveOf(**b);
-  if (!drive.ok()) {
-    SendError(ctx, Error::InternalError(drive.status().ToString()));
-    return false;
-  }
-  out->drive = *drive;
+  out->drive = OwnedDriveOf(ctx, out->bucket, &out->info);
+  if (!out->drive) return false;
   auto entry = out->drive->Entry("/" + out->key);
   if (!entry.ok()) {
     SendError(ctx, Error::InternalError(entry.status().ToString()));

@@ -85,14 +85,16 @@ struct Service::Impl {
   std::mutex mu;  // guards drives and bucket creation/deletion
   std::map<std::string, std::shared_ptr<blob::Drive>> drives;  // by bucket id
   std::map<std::string, std::shared_ptr<kv::Bee>> uploads;     // by bucket id
+  // Per-bucket locks, made on first use (under mu).
+  using LockMap = std::map<std::string, std::unique_ptr<std::mutex>>;  // by bucket id
+  std::mutex& LockIn(LockMap& locks, const std::string& bucket_id);
   // Serialises the commits of entries into a bucket, each with its shard.
-  std::map<std::string, std::unique_ptr<std::mutex>> write_locks;  // by bucket id
-
-  std::mutex& WriteLock(const std::string& bucket_id);
+  LockMap write_locks;
+  std::mutex& WriteLock(const std::string& bucket_id) { return LockIn(write_locks, bucket_id); }
   // Serialises the changes to a bucket's uploads: part records, completion,
   // abort. Taken before WriteLock when both are.
-  std::map<std::string, std::unique_ptr<std::mutex>> upload_locks;  // by bucket id
-  std::mutex& UploadLock(const std::string& bucket_id);
+  LockMap upload_locks;
+  std::mutex& UploadLock(const std::string& bucket_id) { return LockIn(upload_locks, bucket_id); }
   Result<ShardState> ReadShard(blob::Drive& drive, uint16_t shard);
   // Writes `entry` under `key` (or deletes the key when none) together with
   // its shard's new state, in one append, and returns that state. With
@@ -117,6 +119,15 @@ struct Service::Impl {
   // The bucket of ctx, owned by ctx.user; answers the error itself and
   // returns null otherwise.
   std::shared_ptr<blob::Drive> OwnedDrive(Context& ctx, BucketInfo* info = nullptr);
+  std::shared_ptr<blob::Drive> OwnedDriveOf(Context& ctx, const std::string& bucket,
+                                            BucketInfo* info);
+  // The bucket's uploads database, its drive and record, for a multipart
+  // operation; null with the error answered otherwise.
+  std::shared_ptr<kv::Bee> OwnedUploads(Context& ctx, BucketInfo* info,
+                                        std::shared_ptr<blob::Drive>* drive);
+  // A request body of XML, at most `limit` bytes (MalformedXML answered past
+  // it); nullopt when answered or the client went away.
+  std::optional<std::string> ReadXmlBody(Context& ctx, size_t limit);
 
   // A request body streamed into `blobs`, its MD5 and SHA-256 (against
   // x-amz-content-sha256) and Content-MD5 checked. On any failure the error

@@ -97,6 +97,18 @@ Result<std::shared_ptr<kv::Bee>> Service::Impl::UploadsOf(const BucketInfo& b) {
   return bee;
 }
 
+std::shared_ptr<kv::Bee> Service::Impl::OwnedUploads(Context& ctx, BucketInfo* info,
+                                                     std::shared_ptr<blob::Drive>* drive) {
+  *drive = OwnedDrive(ctx, info);
+  if (!*drive) return nullptr;
+  auto bee = UploadsOf(*info);
+  if (!bee.ok()) {
+    SendError(ctx, Error::InternalError(bee.status().ToString()));
+    return nullptr;
+  }
+  return *bee;
+}
+
 // The upload named by ?uploadId for ctx.key, or null with NoSuchUpload answered.
 std::optional<std::string> Service::Impl::FindUpload(Context& ctx, kv::Bee& bee,
                                                     std::string* meta_json, std::string* done_etag) {
@@ -120,17 +132,16 @@ std::optional<std::string> Service::Impl::FindUpload(Context& ctx, kv::Bee& bee,
 
 void Service::Impl::CreateMultipartUpload(Context& ctx) {
   BucketInfo info;
-  auto drive = OwnedDrive(ctx, &info);
-  if (!drive) return;
-  auto bee = UploadsOf(info);
-  if (!bee.ok()) return SendError(ctx, Error::InternalError(bee.status().ToString()));
+  std::shared_ptr<blob::Drive> drive;
+  auto bee = OwnedUploads(ctx, &info, &drive);
+  if (!bee) return;
   ObjectMeta meta = MetaFromHeaders(ctx.req.headers);
   const std::string id = NewUploadId();
   Json j;
   j["key"] = ctx.key;
   j["initiated"] = NowMs();
   j["meta"] = EncodeObjectMeta(meta);
-  Status s = (*bee)->Put(AsBytes(UploadKey(id)), AsBytes(j.dump()));
+  Status s = bee->Put(AsBytes(UploadKey(id)), AsBytes(j.dump()));
   if (!s.ok()) return SendError(ctx, Error::InternalError(s.ToString()));
   SendXml(ctx, 200,
           "<InitiateMultipartUploadResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>" +
@@ -140,15 +151,14 @@ void Service::Impl::CreateMultipartUpload(Context& ctx) {
 
 void Service::Impl::UploadPart(Context& ctx) {
   BucketInfo info;
-  auto drive = OwnedDrive(ctx, &info);
-  if (!drive) return;
+  std::shared_ptr<blob::Drive> drive;
+  auto bee = OwnedUploads(ctx, &info, &drive);
+  if (!bee) return;
   const int number = PartNumber(ctx.Param("partNumber"));
   if (number == 0) {
     return SendError(ctx, Error::InvalidArgument("Part number must be an integer between 1 and 10000, inclusive"));
   }
-  auto bee = UploadsOf(info);
-  if (!bee.ok()) return SendError(ctx, Error::InternalError(bee.status().ToString()));
-  auto id = FindUpload(ctx, **bee, nullptr, nullptr);
+  auto id = FindUpload(ctx, *bee, nullptr, nullptr);
   if (!id) return;
   std::optional<Received> body;
   const bool copy = ctx.req.headers.Find("x-amz-copy-source") != nullptr;
@@ -181,7 +191,7 @@ void Service::Impl::UploadPart(Context& ctx) {
   }
   std::lock_guard uploads_lock(UploadLock(info.id));
   // Still in progress? A completion or abort may have come meanwhile.
-  if (!FindUpload(ctx, **bee, nullptr, nullptr)) {
+  if (!FindUpload(ctx, *bee, nullptr, nullptr)) {
     (void)drive->blobs().Clear(body->id);
     return;
   }
@@ -193,9 +203,9 @@ void Service::Impl::UploadPart(Context& ctx) {
   p.blob = body->id;
   // A part uploaded again replaces the old one, whose blocks are freed.
   std::optional<Part> old;
-  auto prev = (*bee)->Get(AsBytes(PartKey(*id, number)));
+  auto prev = bee->Get(AsBytes(PartKey(*id, number)));
   if (prev.ok() && *prev) old = DecodePart((*prev)->value, number);
-  Status s = (*bee)->Put(AsBytes(PartKey(*id, number)), AsBytes(EncodePart(p)));
+  Status s = bee->Put(AsBytes(PartKey(*id, number)), AsBytes(EncodePart(p)));
   if (!s.ok()) {
     (void)drive->blobs().Clear(p.blob);
     return SendError(ctx, Error::InternalError(s.ToString()));
@@ -241,13 +251,12 @@ Status Forget(kv::Bee& bee, const std::string& id, const std::vector<Part>& part
 
 void Service::Impl::CompleteMultipartUpload(Context& ctx) {
   BucketInfo info;
-  auto drive = OwnedDrive(ctx, &info);
-  if (!drive) return;
-  auto bee = UploadsOf(info);
-  if (!bee.ok()) return SendError(ctx, Error::InternalError(bee.status().ToString()));
+  std::shared_ptr<blob::Drive> drive;
+  auto bee = OwnedUploads(ctx, &info, &drive);
+  if (!bee) return;
   std::lock_guard uploads_lock(UploadLock(info.id));
   std::string meta_json, done;
-  auto id = FindUpload(ctx, **bee, &meta_json, &done);
+  auto id = FindUpload(ctx, *bee, &meta_json, &done);
   if (!id) return;
   auto result = [&](const std::string& etag) {
     SendXml(ctx, 200,
@@ -266,17 +275,10 @@ void Service::Impl::CompleteMultipartUpload(Context& ctx) {
     }
     return SendError(ctx, Error::NoSuchUpload());
   }
-  std::string body;
-  uint8_t buf[16 << 10];
-  for (;;) {
-    auto n = ctx.req.body->Read(buf, sizeof(buf));
-    if (!n.ok()) return;
-    if (*n == 0) break;
-    body.append(reinterpret_cast<char*>(buf), *n);
-    if (body.size() > (4 << 20)) return SendError(ctx, Error::MalformedXML());
-  }
+  auto body = ReadXmlBody(ctx, 4 << 20);
+  if (!body) return;
   pugi::xml_document doc;
-  if (!doc.load_buffer(body.data(), body.size())) return SendError(ctx, Error::MalformedXML());
+  if (!doc.load_buffer(body->data(), body->size())) return SendError(ctx, Error::MalformedXML());
   pugi::xml_node root = doc.child("CompleteMultipartUpload");
   if (!root) return SendError(ctx, Error::MalformedXML());
   std::vector<std::pair<int, std::string>> wanted;
@@ -300,7 +302,7 @@ void Service::Impl::CompleteMultipartUpload(Context& ctx) {
     }
   }
   wanted = std::move(order);
-  auto parts = PartsOf(**bee, *id);
+  auto parts = PartsOf(*bee, *id);
   if (!parts.ok()) return SendError(ctx, Error::InternalError(parts.status().ToString()));
   std::map<int, const Part*> by_number;
   for (const Part& p : *parts) by_number[p.number] = &p;
@@ -351,7 +353,7 @@ void Service::Impl::CompleteMultipartUpload(Context& ctx) {
   done_record["key"] = ctx.key;
   done_record["done"] = meta.etag;
   ops.push_back({ToBytes(UploadKey(*id)), ToBytes(done_record.dump())});
-  if (Status s = (*bee)->Apply(ops); !s.ok()) return SendError(ctx, Error::InternalError(s.ToString()));
+  if (Status s = bee->Apply(ops); !s.ok()) return SendError(ctx, Error::InternalError(s.ToString()));
   auto shard = CommitEntry(info, *drive, ctx.key, entry);
   if (!shard.ok()) return SendError(ctx, Error::InternalError(shard.status().ToString()));
   // Parts left out of the object are freed.
@@ -365,30 +367,28 @@ void Service::Impl::CompleteMultipartUpload(Context& ctx) {
 
 void Service::Impl::AbortMultipartUpload(Context& ctx) {
   BucketInfo info;
-  auto drive = OwnedDrive(ctx, &info);
-  if (!drive) return;
-  auto bee = UploadsOf(info);
-  if (!bee.ok()) return SendError(ctx, Error::InternalError(bee.status().ToString()));
+  std::shared_ptr<blob::Drive> drive;
+  auto bee = OwnedUploads(ctx, &info, &drive);
+  if (!bee) return;
   std::lock_guard uploads_lock(UploadLock(info.id));
-  auto id = FindUpload(ctx, **bee, nullptr, nullptr);
+  auto id = FindUpload(ctx, *bee, nullptr, nullptr);
   if (!id) return;
-  auto parts = PartsOf(**bee, *id);
+  auto parts = PartsOf(*bee, *id);
   if (!parts.ok()) return SendError(ctx, Error::InternalError(parts.status().ToString()));
   for (const Part& p : *parts) (void)drive->blobs().Clear(p.blob);
-  Status s = Forget(**bee, *id, *parts);
+  Status s = Forget(*bee, *id, *parts);
   if (!s.ok()) return SendError(ctx, Error::InternalError(s.ToString()));
   SendEmpty(ctx, 204);
 }
 
 void Service::Impl::ListParts(Context& ctx) {
   BucketInfo info;
-  auto drive = OwnedDrive(ctx, &info);
-  if (!drive) return;
-  auto bee = UploadsOf(info);
-  if (!bee.ok()) return SendError(ctx, Error::InternalError(bee.status().ToString()));
-  auto id = FindUpload(ctx, **bee, nullptr, nullptr);
+  std::shared_ptr<blob::Drive> drive;
+  auto bee = OwnedUploads(ctx, &info, &drive);
+  if (!bee) return;
+  auto id = FindUpload(ctx, *bee, nullptr, nullptr);
   if (!id) return;
-  auto parts = PartsOf(**bee, *id);
+  auto parts = PartsOf(*bee, *id);
   if (!parts.ok()) return SendError(ctx, Error::InternalError(parts.status().ToString()));
   int marker = 0;
   if (ctx.Has("part-number-marker")) marker = std::max(0, PartNumber(ctx.Param("part-number-marker")));
@@ -431,14 +431,13 @@ void Service::Impl::ListParts(Context& ctx) {
 
 void Service::Impl::ListMultipartUploads(Context& ctx) {
   BucketInfo info;
-  auto drive = OwnedDrive(ctx, &info);
-  if (!drive) return;
-  auto bee = UploadsOf(info);
-  if (!bee.ok()) return SendError(ctx, Error::InternalError(bee.status().ToString()));
+  std::shared_ptr<blob::Drive> drive;
+  auto bee = OwnedUploads(ctx, &info, &drive);
+  if (!bee) return;
   kv::Range r;
   r.gte = ToBytes("u/");
   r.lt = ToBytes("u0");
-  auto entries = (*bee)->List(r);
+  auto entries = bee->List(r);
   if (!entries.ok()) return SendError(ctx, Error::InternalError(entries.status().ToString()));
   const std::string prefix = ctx.Param("prefix");
   struct Upload {

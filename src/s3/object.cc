@@ -18,53 +18,6 @@ constexpr size_t kReadChunk = 256 << 10;
 constexpr uint64_t kBackgroundBytes = 8 << 20;  // bodies this big get a writer thread
 constexpr size_t kBackgroundChunk = 1 << 20;
 
-std::optional<Bytes> Base64Decode(std::string_view s) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  if (s.size() % 4 != 0) return std::nullopt;
-  Bytes out;
-  for (size_t i = 0; i < s.size(); i += 4) {
-    int v[4];
-    int pad = 0;
-    for (int k = 0; k < 4; k++) {
-      char c = s[i + k];
-      if (c == '=' && i + 4 == s.size() && k >= 2) {
-        v[k] = 0;
-        pad++;
-      } else {
-        if (pad) return std::nullopt;
-        v[k] = value(c);
-        if (v[k] < 0) return std::nullopt;
-      }
-    }
-    uint32_t n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
-    out.push_back(static_cast<uint8_t>(n >> 16));
-    if (pad < 2) out.push_back(static_cast<uint8_t>(n >> 8));
-    if (pad < 1) out.push_back(static_cast<uint8_t>(n));
-  }
-  return out;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool IsHex64(std::string_view s) {
-  if (s.size() != 64) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
 // An entity tag as sent in If-Match and If-None-Match, without quotes.
 bool EtagListMatches(std::string_view list, std::string_view etag) {
   size_t start = 0;
@@ -263,7 +216,7 @@ std::optional<Service::Impl::Received> Service::Impl::ReceiveBody(
     return std::nullopt;
   }
   const bool check_sha256 = mode != "UNSIGNED-PAYLOAD" && !chunked;
-  if (check_sha256 && !IsHex64(ctx.payload_hash)) {
+  if (check_sha256 && !IsLowerHex64(ctx.payload_hash)) {
     SendError(ctx, Error::InvalidArgument("x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a "
                                           "SHA-256 in lower-case hex"));
     return std::nullopt;
@@ -357,7 +310,7 @@ std::optional<Service::Impl::Received> Service::Impl::ReceiveBody(
 std::optional<Bytes> Service::Impl::ContentMd5(Context& ctx) {
   const std::string* md5 = ctx.req.headers.Find("content-md5");
   if (!md5) return Bytes();
-  auto d = Base64Decode(*md5);
+  auto d = FromBase64(*md5);
   if (!d || d->size() != 16) {
     SendError(ctx, Error::InvalidDigest());
     return std::nullopt;
@@ -556,17 +509,10 @@ void Service::Impl::DeleteObjects(Context& ctx) {
   BucketInfo info;
   auto drive = OwnedDrive(ctx, &info);
   if (!drive) return;
-  std::string body;
-  uint8_t buf[16 << 10];
-  for (;;) {
-    auto n = ctx.req.body->Read(buf, sizeof(buf));
-    if (!n.ok()) return;
-    if (*n == 0) break;
-    body.append(reinterpret_cast<char*>(buf), *n);
-    if (body.size() > (2 << 20)) return SendError(ctx, Error::MalformedXML());
-  }
+  auto body = ReadXmlBody(ctx, 2 << 20);
+  if (!body) return;
   pugi::xml_document doc;
-  if (!doc.load_buffer(body.data(), body.size())) return SendError(ctx, Error::MalformedXML());
+  if (!doc.load_buffer(body->data(), body->size())) return SendError(ctx, Error::MalformedXML());
   pugi::xml_node del = doc.child("Delete");
   if (!del) return SendError(ctx, Error::MalformedXML());
   const bool quiet = std::string_view(del.child_value("Quiet")) == "true";

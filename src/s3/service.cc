@@ -380,13 +380,8 @@ std::string EncodeBucket(const BucketInfo& b) {
   return j.dump();
 }
 
-}  // namespace
-
-Result<std::optional<BucketInfo>> Service::Impl::FindBucket(std::string_view name) {
-  auto e = buckets->Get(AsBytes(name));
-  SHOAL_RETURN_IF_ERROR(e.status());
-  if (!*e) return std::optional<BucketInfo>();
-  Json j = Json::parse((*e)->value.begin(), (*e)->value.end(), nullptr, false);
+Result<BucketInfo> DecodeBucket(std::string_view name, ByteView value) {
+  Json j = Json::parse(value.begin(), value.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Status::Corruption("a bucket record is not JSON");
   BucketInfo b;
   b.name = std::string(name);
@@ -394,6 +389,16 @@ Result<std::optional<BucketInfo>> Service::Impl::FindBucket(std::string_view nam
   b.id = j.value("id", "");
   b.created_ms = j.value("created", int64_t{0});
   b.location = j.value("location", "");
+  return b;
+}
+
+}  // namespace
+
+Result<std::optional<BucketInfo>> Service::Impl::FindBucket(std::string_view name) {
+  auto e = buckets->Get(AsBytes(name));
+  SHOAL_RETURN_IF_ERROR(e.status());
+  if (!*e) return std::optional<BucketInfo>();
+  SHOAL_ASSIGN_OR_RETURN(BucketInfo b, DecodeBucket(name, (*e)->value));
   return std::optional<BucketInfo>(std::move(b));
 }
 
@@ -415,7 +420,12 @@ Result<std::shared_ptr<blob::Drive>> Service::Impl::DriveOf(const BucketInfo& b)
 }
 
 std::shared_ptr<blob::Drive> Service::Impl::OwnedDrive(Context& ctx, BucketInfo* out) {
-  auto b = FindBucket(ctx.bucket);
+  return OwnedDriveOf(ctx, ctx.bucket, out);
+}
+
+std::shared_ptr<blob::Drive> Service::Impl::OwnedDriveOf(Context& ctx, const std::string& bucket,
+                                                         BucketInfo* out) {
+  auto b = FindBucket(bucket);
   if (!b.ok()) {
     SendError(ctx, Error::InternalError(b.status().ToString()));
     return nullptr;
@@ -437,6 +447,21 @@ std::shared_ptr<blob::Drive> Service::Impl::OwnedDrive(Context& ctx, BucketInfo*
   return *drive;
 }
 
+std::optional<std::string> Service::Impl::ReadXmlBody(Context& ctx, size_t limit) {
+  std::string body;
+  uint8_t buf[16 << 10];
+  for (;;) {
+    auto n = ctx.req.body->Read(buf, sizeof(buf));
+    if (!n.ok()) return std::nullopt;  // the client went away
+    if (*n == 0) return body;
+    body.append(reinterpret_cast<char*>(buf), *n);
+    if (body.size() > limit) {
+      SendError(ctx, Error::MalformedXML());
+      return std::nullopt;
+    }
+  }
+}
+
 // ---- bucket operations ----
 
 void Service::Impl::ListBuckets(Context& ctx) {
@@ -446,10 +471,10 @@ void Service::Impl::ListBuckets(Context& ctx) {
   xml += "<Owner><ID>" + XmlEscape(ctx.user.name) + "</ID><DisplayName>" +
          XmlEscape(ctx.user.name) + "</DisplayName></Owner><Buckets>";
   for (const kv::Entry& e : *all) {
-    auto b = FindBucket(AsString(e.key));
-    if (!b.ok() || !*b || (*b)->owner != ctx.user.name) continue;
-    xml += "<Bucket><Name>" + XmlEscape((*b)->name) + "</Name><CreationDate>" +
-           IsoTime((*b)->created_ms) + "</CreationDate></Bucket>";
+    auto b = DecodeBucket(AsString(e.key), e.value);
+    if (!b.ok() || b->owner != ctx.user.name) continue;
+    xml += "<Bucket><Name>" + XmlEscape(b->name) + "</Name><CreationDate>" +
+           IsoTime(b->created_ms) + "</CreationDate></Bucket>";
   }
   xml += "</Buckets></ListAllMyBucketsResult>";
   SendXml(ctx, 200, xml);
@@ -460,15 +485,9 @@ void Service::Impl::CreateBucket(Context& ctx) {
   // The body, if any, is a CreateBucketConfiguration naming a location;
   // any is accepted, as this node is the only one, and kept for
   // GetBucketLocation.
-  std::string body;
-  uint8_t scratch[4096];
-  for (;;) {
-    auto n = ctx.req.body->Read(scratch, sizeof(scratch));
-    if (!n.ok()) return;  // the client went away
-    if (*n == 0) break;
-    body.append(reinterpret_cast<char*>(scratch), *n);
-    if (body.size() > (64 << 10)) return SendError(ctx, Error::MalformedXML());
-  }
+  auto xml = ReadXmlBody(ctx, 64 << 10);
+  if (!xml) return;
+  const std::string& body = *xml;
   std::string location;
   if (!body.empty()) {
     pugi::xml_document doc;

@@ -70,16 +70,9 @@ Result<ShardState> Service::Impl::ReadShard(blob::Drive& drive, uint16_t shard) 
   return DecodeShard(e->value);
 }
 
-std::mutex& Service::Impl::WriteLock(const std::string& bucket_id) {
+std::mutex& Service::Impl::LockIn(LockMap& locks, const std::string& bucket_id) {
   std::lock_guard lock(mu);
-  auto& m = write_locks[bucket_id];
-  if (!m) m = std::make_unique<std::mutex>();
-  return *m;
-}
-
-std::mutex& Service::Impl::UploadLock(const std::string& bucket_id) {
-  std::lock_guard lock(mu);
-  auto& m = upload_locks[bucket_id];
+  auto& m = locks[bucket_id];
   if (!m) m = std::make_unique<std::mutex>();
   return *m;
 }

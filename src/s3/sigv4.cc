@@ -27,18 +27,6 @@ std::vector<std::string> Split(std::string_view s, char sep) {
   return out;
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool IsHex64(std::string_view s) {
-  if (s.size() != 64) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-  });
-}
 
 // "AK/20130524/us-east-1/s3/aws4_request" into `info`.
 Status ParseCredential(std::string_view credential, SignatureInfo& info) {
@@ -55,6 +43,18 @@ Status ParseCredential(std::string_view credential, SignatureInfo& info) {
 }
 
 }  // namespace
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool IsLowerHex64(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
 
 std::string UriEncode(std::string_view s, bool encode_slash) {
   static const char* kHex = "0123456789ABCDEF";
@@ -134,7 +134,7 @@ Result<SignatureInfo> ParseAuthorization(std::string_view value) {
   if (!credential || !headers || !signature) {
     return Status::Malformed("the authorization lacks Credential, SignedHeaders or Signature");
   }
-  if (!IsHex64(info.signature)) return Status::Malformed("the signature is not 64 hex digits");
+  if (!IsLowerHex64(info.signature)) return Status::Malformed("the signature is not 64 hex digits");
   return info;
 }
 
@@ -164,7 +164,7 @@ Result<SignatureInfo> ParsePresigned(const QueryParams& query) {
   info.amz_date = *date;
   info.signed_headers = Split(*headers, ';');
   info.signature = *signature;
-  if (!IsHex64(info.signature)) return Status::Malformed("the signature is not 64 hex digits");
+  if (!IsLowerHex64(info.signature)) return Status::Malformed("the signature is not 64 hex digits");
   char* end = nullptr;
   long long e = std::strtoll(expires->c_str(), &end, 10);
   if (expires->empty() || *end != '\0') return Status::Malformed("X-Amz-Expires is not a number");

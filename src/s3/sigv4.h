@@ -64,6 +64,11 @@ FixedBytes<32> SigningKey(std::string_view secret, std::string_view date,
 // Lower-case hex of HMAC-SHA256(key, string_to_sign).
 std::string Sign(const FixedBytes<32>& key, std::string_view string_to_sign);
 
+// ASCII lower case, and whether `s` is 64 lower-case hex digits (a SHA-256
+// or a signature as SigV4 writes them).
+std::string Lower(std::string_view s);
+bool IsLowerHex64(std::string_view s);
+
 // Seconds since the epoch of "YYYYMMDDTHHMMSSZ"; Malformed otherwise.
 Result<int64_t> ParseAmzDate(std::string_view s);
 
