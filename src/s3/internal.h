@@ -128,6 +128,9 @@ struct Service::Impl {
   // A request body of XML, at most `limit` bytes (MalformedXML answered past
   // it); nullopt when answered or the client went away.
   std::optional<std::string> ReadXmlBody(Context& ctx, size_t limit);
+  // A page size parameter (max-keys, max-parts): 1000 when absent, at most
+  // 1000; nullopt, with InvalidArgument(message) answered, when not a number.
+  std::optional<uint64_t> PageSize(Context& ctx, std::string_view param, const std::string& message);
 
   // A request body streamed into `blobs`, its MD5 and SHA-256 (against
   // x-amz-content-sha256) and Content-MD5 checked. On any failure the error

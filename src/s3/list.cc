@@ -79,6 +79,17 @@ std::string Enc(const std::string& s, bool url) { return XmlEscape(url ? UriEnco
 
 }  // namespace
 
+std::optional<uint64_t> Service::Impl::PageSize(Context& ctx, std::string_view param,
+                                                const std::string& message) {
+  if (!ctx.Has(param)) return 1000;
+  const std::string v = ctx.Param(param);
+  if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos) {
+    SendError(ctx, Error::InvalidArgument(message));
+    return std::nullopt;
+  }
+  return std::min<uint64_t>(std::stoull(v), 1000);
+}
+
 void Service::Impl::ListObjects(Context& ctx, bool v2) {
   auto drive = OwnedDrive(ctx);
   if (!drive) return;
@@ -88,15 +99,9 @@ void Service::Impl::ListObjects(Context& ctx, bool v2) {
   if (ctx.Has("encoding-type") && !url) {
     return SendError(ctx, Error::InvalidArgument("Invalid Encoding Method specified in Request"));
   }
-  uint64_t max_keys = 1000;
-  if (ctx.Has("max-keys")) {
-    const std::string v = ctx.Param("max-keys");
-    if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos) {
-      return SendError(ctx, Error::InvalidArgument("Provided max-keys not an integer or within "
-                                                   "integer range"));
-    }
-    max_keys = std::min<uint64_t>(std::stoull(v), 1000);
-  }
+  auto max = PageSize(ctx, "max-keys", "Provided max-keys not an integer or within integer range");
+  if (!max) return;
+  const uint64_t max_keys = *max;
   std::string after;
   std::string token;
   if (v2) {
@@ -164,14 +169,9 @@ void Service::Impl::ListObjectVersions(Context& ctx) {
   const std::string prefix = ctx.Param("prefix");
   const std::string delimiter = ctx.Param("delimiter");
   const bool url = ctx.Param("encoding-type") == "url";
-  uint64_t max_keys = 1000;
-  if (ctx.Has("max-keys")) {
-    const std::string v = ctx.Param("max-keys");
-    if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos) {
-      return SendError(ctx, Error::InvalidArgument("Provided max-keys not an integer"));
-    }
-    max_keys = std::min<uint64_t>(std::stoull(v), 1000);
-  }
+  auto max = PageSize(ctx, "max-keys", "Provided max-keys not an integer");
+  if (!max) return;
+  const uint64_t max_keys = *max;
   const std::string after = ctx.Param("key-marker");
   auto listing = List(*drive, prefix, delimiter, after, max_keys);
   if (!listing.ok()) return SendError(ctx, Error::InternalError(listing.status().ToString()));

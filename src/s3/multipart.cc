@@ -392,14 +392,9 @@ void Service::Impl::ListParts(Context& ctx) {
   if (!parts.ok()) return SendError(ctx, Error::InternalError(parts.status().ToString()));
   int marker = 0;
   if (ctx.Has("part-number-marker")) marker = std::max(0, PartNumber(ctx.Param("part-number-marker")));
-  size_t max_parts = 1000;
-  if (ctx.Has("max-parts")) {
-    const std::string v = ctx.Param("max-parts");
-    if (v.empty() || v.size() > 6 || v.find_first_not_of("0123456789") != std::string::npos) {
-      return SendError(ctx, Error::InvalidArgument("max-parts must be an integer"));
-    }
-    max_parts = std::min<size_t>(std::stoul(v), 1000);
-  }
+  auto max = PageSize(ctx, "max-parts", "max-parts must be an integer");
+  if (!max) return;
+  const size_t max_parts = *max;
   std::string xml = "<ListPartsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>" +
                     XmlEscape(ctx.bucket) + "</Bucket><Key>" + XmlEscape(ctx.key) +
                     "</Key><UploadId>" + *id + "</UploadId><PartNumberMarker>" +
