@@ -348,29 +348,22 @@ void Service::Impl::PutObject(Context& ctx) {
 
   auto body = ReceiveBody(ctx, drive->blobs(), content_md5);
   if (!body) return;
-  const Bytes& digest = body->md5;
-  const uint64_t total = body->size;
-  const blob::BlobId* id = &body->id;
-
   ObjectMeta meta = MetaFromHeaders(h);
-  meta.etag = ToHex(digest);
-  meta.size = total;
+  meta.etag = ToHex(body->md5);
+  meta.size = body->size;
   meta.mtime_ms = NowMs();
   blob::FileEntry entry;
   entry.path = path;
-  entry.blob = *id;
+  entry.blob = body->id;
   entry.metadata_json = EncodeObjectMeta(meta);
   // If-None-Match: * holds at the moment of writing, not only when asked.
   bool refused = false;
   const bool only_if_absent = if_none_match && EtagListMatches(*if_none_match, "*");
   auto shard = CommitEntry(info, *drive, ctx.key, entry, only_if_absent, &refused);
-  if (!shard.ok()) {
-    (void)drive->blobs().Clear(*id);
-    return SendError(ctx, Error::InternalError(shard.status().ToString()));
-  }
-  if (refused) {
-    (void)drive->blobs().Clear(*id);
-    return SendError(ctx, Error::PreconditionFailed());
+  if (!shard.ok() || refused) {
+    (void)drive->blobs().Clear(body->id);
+    return SendError(ctx, shard.ok() ? Error::PreconditionFailed()
+                                     : Error::InternalError(shard.status().ToString()));
   }
   http::Headers out;
   out.Add("ETag", "\"" + meta.etag + "\"");
