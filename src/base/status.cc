@@ -49,6 +49,7 @@ const char* CodeName(Status::Code code) {
     case Status::Code::kReadOnly: return "Read-only";
     case Status::Code::kAlreadyExists: return "Already exists";
     case Status::Code::kBusy: return "Busy";
+    case Status::Code::kAborted: return "Aborted";
   }
   return "Unknown";
 }

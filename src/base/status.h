@@ -30,6 +30,7 @@ class [[nodiscard]] Status {
     kReadOnly = 8,           // a write to something this node cannot sign
     kAlreadyExists = 9,
     kBusy = 10,              // another process holds the resource
+    kAborted = 11,           // stopped before it finished (a closed connection, a shutdown)
   };
 
   Status() = default;
@@ -53,6 +54,7 @@ class [[nodiscard]] Status {
   static Status ReadOnly(std::string_view msg) { return Status(Code::kReadOnly, msg); }
   static Status AlreadyExists(std::string_view msg) { return Status(Code::kAlreadyExists, msg); }
   static Status Busy(std::string_view msg) { return Status(Code::kBusy, msg); }
+  static Status Aborted(std::string_view msg) { return Status(Code::kAborted, msg); }
 
   bool ok() const { return state_ == nullptr; }
   Code code() const { return state_ ? state_->code : Code::kOk; }
