@@ -713,6 +713,11 @@ Status Log::Clear(uint64_t start, uint64_t end) {
 
 // ---- reading ----
 
+uint64_t Log::stored_blocks() const {
+  std::lock_guard lock(mu_);
+  return contiguous_ + bitfield_.Count(contiguous_, state_.length);
+}
+
 bool Log::Has(uint64_t index) const {
   std::lock_guard lock(mu_);
   return bitfield_.Get(index);

@@ -91,6 +91,8 @@ class Log {
   uint64_t fork() const;
   // Blocks [0, contiguous_length) are all present.
   uint64_t contiguous_length() const;
+  // How many of the blocks [0, length) are stored.
+  uint64_t stored_blocks() const;
   // The signed state: signs the head first if appends left it unsigned (see
   // "Signing" above), which writes the head.
   Result<TreeState> state();

@@ -228,6 +228,13 @@ Result<std::shared_ptr<Log>> Store::OpenLogByKey(const Key& key, bool create) {
   return CreateLocked(key, "", {});
 }
 
+Result<std::shared_ptr<Log>> Store::OpenLogByDiscoveryKey(const Hash& discovery_key) {
+  std::lock_guard lock(mu_);
+  SHOAL_ASSIGN_OR_RETURN(auto id, LookupId(format::DiscoveryKeyKey(discovery_key)));
+  if (!id) return Status::NotFound("no log with discovery key " + ToHex(discovery_key));
+  return LoadLocked(*id);
+}
+
 Result<std::shared_ptr<Log>> Store::FindLog(std::string_view name_or_key) {
   auto by_name = GetLog(name_or_key);
   if (by_name.ok() || !by_name.status().IsNotFound()) return by_name;

@@ -65,6 +65,9 @@ class Store {
   // A log known by its key. With `create`, a missing log becomes an empty
   // read-only replica that fills through ApplyProof.
   Result<std::shared_ptr<Log>> OpenLogByKey(const Key& key, bool create);
+  // The log whose discovery key is `discovery_key`: how a peer's channel
+  // open finds the log it asks for. NotFound if this store has none.
+  Result<std::shared_ptr<Log>> OpenLogByDiscoveryKey(const Hash& discovery_key);
   // A name, or a key as 64 hex digits.
   Result<std::shared_ptr<Log>> FindLog(std::string_view name_or_key);
 

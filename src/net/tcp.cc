@@ -138,6 +138,9 @@ bool Connection::open() const { return impl_->opened && !impl_->closing; }
 const crypto::PublicKey& Connection::remote_public_key() const {
   return impl_->stream.remote_public_key();
 }
+const crypto::HandshakeHash& Connection::handshake_hash() const {
+  return impl_->stream.handshake_hash();
+}
 const std::string& Connection::remote_address() const { return impl_->remote_address; }
 size_t Connection::pending_output() const {
   return impl_->writing.size() + impl_->pending.size() + impl_->stream.output_size();

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "crypto/noise.h"
 #include "crypto/sign.h"
 #include "net/mux.h"
 
@@ -39,6 +40,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool initiator() const;
   bool open() const;  // the handshake is complete and the connection not closed
   const crypto::PublicKey& remote_public_key() const;
+  // The Noise handshake hash, which replication capabilities are bound to.
+  const crypto::HandshakeHash& handshake_hash() const;
   const std::string& remote_address() const;  // "host:port"
   // Closes the socket; the close callback runs once, with `why`.
   void Close(const Status& why);
