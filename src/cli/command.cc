@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli/peers.h"
 #include "kv/bee.h"
 #include "log/log.h"
 #include "node/users.h"
@@ -655,6 +656,20 @@ int RunCommand(const std::vector<std::string>& args, Home& home, Io& io) {
     range.limit = limit;
     code = runner.KvLs(name, range, version, json);
   });
+
+  std::string follow_key;
+  std::vector<std::string> follow_peers;
+  int follow_timeout = 300;
+  auto* follow = app.add_subcommand(
+      "follow", "replicate someone's log, read-only (live inside shoal serve)");
+  follow->add_option("key", follow_key, "log key, 64 hex digits")->required();
+  follow->add_option("--peer", follow_peers, "a node to download from, HOST:PORT (repeatable)");
+  follow->add_option("--timeout", follow_timeout, "without shoal serve: seconds to wait (default 300)");
+  follow->callback([&] { code = FollowCommand(home, io, follow_key, follow_peers, follow_timeout); });
+
+  auto* peers = app.add_subcommand("peers", "connected peers and what they replicate");
+  peers->add_flag("--json", json, "print one JSON object");
+  peers->callback([&] { code = PeersCommand(home, io, json); });
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {

@@ -16,6 +16,10 @@
 #include "base/result.h"
 #include "log/store.h"
 
+namespace shoal::node {
+class Peering;
+}
+
 namespace shoal::cli {
 
 // Exit codes.
@@ -41,9 +45,15 @@ class Home {
   log::Store& store() { return *store_; }
   void Close() { store_.reset(); }
 
+  // The running node's peering, when commands run inside `shoal serve`.
+  node::Peering* peering() const { return peering_; }
+  void set_peering(node::Peering* p) { peering_ = p; }
+  std::string follows_path() const { return dir_ + "/follows.json"; }
+
  private:
   std::string dir_;
   std::unique_ptr<log::Store> store_;
+  node::Peering* peering_ = nullptr;
 };
 
 // `$SHOAL_HOME`, else `~/.local/share/shoal`.

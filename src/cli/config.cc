@@ -23,7 +23,7 @@ Status LoadConfig(const std::string& path, ServeConfig* config) {
                                    std::string(e.description()));
   }
   for (auto& [section, value] : root) {
-    if (section.str() != "s3" || !value.is_table()) {
+    if ((section.str() != "s3" && section.str() != "peer") || !value.is_table()) {
       return Status::InvalidArgument(path + ": " + Where(value.source()) + ": unknown section [" +
                                      std::string(section.str()) + "]");
     }
@@ -51,6 +51,28 @@ Status LoadConfig(const std::string& path, ServeConfig* config) {
         config->s3.max_clock_skew_seconds = *v;
       } else {
         return Status::InvalidArgument(path + ": " + Where(value.source()) + ": unknown key s3." + k);
+      }
+    }
+  }
+  if (const toml::table* peer = root["peer"].as_table()) {
+    for (auto& [key, value] : *peer) {
+      const std::string k(key.str());
+      const std::string at = path + ": " + Where(value.source()) + ": peer." + k;
+      if (k == "listen") {
+        auto v = value.value<std::string>();
+        if (!v) return Status::InvalidArgument(at + " must be a string");
+        config->peer_listen = *v;
+      } else if (k == "peers") {
+        const toml::array* a = value.as_array();
+        if (!a) return Status::InvalidArgument(at + " must be an array of strings");
+        config->peers.clear();
+        for (auto& d : *a) {
+          auto v = d.value<std::string>();
+          if (!v) return Status::InvalidArgument(at + " must be an array of strings");
+          config->peers.push_back(*v);
+        }
+      } else {
+        return Status::InvalidArgument(path + ": " + Where(value.source()) + ": unknown key peer." + k);
       }
     }
   }

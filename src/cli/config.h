@@ -7,11 +7,16 @@
 //   domains = ["localhost"]           # bucket.DOMAIN is virtual-host style
 //   max_clock_skew_seconds = 900
 //
+//   [peer]
+//   listen = "127.0.0.1:7300"         # where other nodes and JS peers connect
+//   peers = ["10.0.0.2:7300"]         # nodes to keep connected to
+//
 // An unknown section or key is an error, so that a typo does not pass
 // silently for a default.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "s3/service.h"
@@ -21,6 +26,8 @@ namespace shoal::cli {
 struct ServeConfig {
   std::string s3_listen = "127.0.0.1:9000";
   s3::ServiceOptions s3;
+  std::string peer_listen = "127.0.0.1:7300";
+  std::vector<std::string> peers;
 };
 
 // Reads the TOML file at `path` over the defaults in `config`. NotFound if

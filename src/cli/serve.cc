@@ -14,6 +14,7 @@
 #include "cli/config.h"
 #include "cli/control.h"
 #include "http/server.h"
+#include "node/peering.h"
 #include "node/users.h"
 #include "s3/service.h"
 
@@ -40,20 +41,33 @@ bool ParseAddress(const std::string& addr, std::string* host, uint16_t* port) {
 }  // namespace
 
 int Serve(const std::vector<std::string>& args, Home& home) {
-  std::optional<std::string> s3_addr, config_path;
+  std::optional<std::string> s3_addr, peer_addr, config_path;
+  std::vector<std::string> peer_flags;
   for (size_t i = 0; i < args.size(); i++) {
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") {
       std::cout << "usage: shoal [--home DIR] serve [--config FILE] [--listen-s3 HOST:PORT]\n"
+                   "                    [--listen-peer HOST:PORT] [--peer HOST:PORT]...\n"
                    "Opens the home and serves it until SIGTERM or SIGINT.\n"
-                   "  --config FILE      settings (default HOME/shoal.toml, if there is one)\n"
-                   "  --listen-s3 ADDR   the S3 API (default 127.0.0.1:9000; port 0: any free port)\n";
+                   "  --config FILE        settings (default HOME/shoal.toml, if there is one)\n"
+                   "  --listen-s3 ADDR     the S3 API (default 127.0.0.1:9000; port 0: any free port)\n"
+                   "  --listen-peer ADDR   replication with other nodes and JS peers\n"
+                   "                       (default 127.0.0.1:7300; port 0: any free port)\n"
+                   "  --peer ADDR          a node to keep connected to (repeatable)\n";
       return kExitOk;
     }
     if (a == "--listen-s3" && i + 1 < args.size()) {
       s3_addr = args[++i];
     } else if (a.rfind("--listen-s3=", 0) == 0) {
       s3_addr = a.substr(12);
+    } else if (a == "--listen-peer" && i + 1 < args.size()) {
+      peer_addr = args[++i];
+    } else if (a.rfind("--listen-peer=", 0) == 0) {
+      peer_addr = a.substr(14);
+    } else if (a == "--peer" && i + 1 < args.size()) {
+      peer_flags.push_back(args[++i]);
+    } else if (a.rfind("--peer=", 0) == 0) {
+      peer_flags.push_back(a.substr(7));
     } else if (a == "--config" && i + 1 < args.size()) {
       config_path = args[++i];
     } else if (a.rfind("--config=", 0) == 0) {
@@ -76,6 +90,28 @@ int Serve(const std::vector<std::string>& args, Home& home) {
   if (!ParseAddress(config.s3_listen, &s3_listen.host, &s3_listen.port)) {
     std::cerr << "shoal: serve: the S3 listener wants HOST:PORT, not '" << config.s3_listen << "'\n";
     return kExitUsage;
+  }
+
+  if (peer_addr) config.peer_listen = *peer_addr;
+  node::PeeringOptions peering_options;
+  {
+    auto listen = net::ParseEndpoint(config.peer_listen);
+    if (!listen.ok()) {
+      std::cerr << "shoal: serve: the peer listener: " << listen.status().message() << "\n";
+      return kExitUsage;
+    }
+    peering_options.listen = *listen;
+    std::vector<std::string> peers = config.peers;
+    peers.insert(peers.end(), peer_flags.begin(), peer_flags.end());
+    for (const auto& p : peers) {
+      auto ep = net::ParseEndpoint(p);
+      if (!ep.ok()) {
+        std::cerr << "shoal: serve: --peer: " << ep.status().message() << "\n";
+        return kExitUsage;
+      }
+      peering_options.peers.push_back(*ep);
+    }
+    peering_options.follows_path = home.follows_path();
   }
 
   // Block the stop signals before any thread starts, then wait for them.
@@ -115,6 +151,15 @@ int Serve(const std::vector<std::string>& args, Home& home) {
   }
   const std::string s3_url = "http://" + (*s3_server)->address();
 
+  auto peering = node::Peering::Start(&home.store(), peering_options);
+  if (!peering.ok()) {
+    std::cerr << "shoal: peer: " << peering.status().ToString() << "\n";
+    return kExitError;
+  }
+  home.set_peering(peering->get());
+  const std::string peer_address = (*peering)->endpoint()->ToString();
+  const std::string peer_key = ToHex((*peering)->public_key());
+
   std::mutex mu;  // one command at a time against the store
   ControlServer control;
   s = control.Start(home.socket_path(), [&](const ControlRequest& req) {
@@ -135,6 +180,8 @@ int Serve(const std::vector<std::string>& args, Home& home) {
 
   nlohmann::ordered_json endpoints;
   endpoints["s3"] = s3_url;
+  endpoints["peer"] = peer_address;
+  endpoints["peerKey"] = peer_key;
   endpoints["control"] = "unix:" + home.socket_path();
   {
     std::ofstream f(home.endpoints_path() + ".tmp");
@@ -145,6 +192,7 @@ int Serve(const std::vector<std::string>& args, Home& home) {
   std::cout << "home " << home.dir() << "\n"
             << "store " << home.db_path() << "\n"
             << "s3 " << s3_url << "\n"
+            << "peer " << peer_address << " " << peer_key << "\n"
             << "control unix:" << home.socket_path() << "\n"
             << std::flush;
 
@@ -155,6 +203,11 @@ int Serve(const std::vector<std::string>& args, Home& home) {
   // Requests in progress fail their reads and writes; nothing is answered
   // that was not written first.
   (*s3_server)->Stop();
+  {
+    std::lock_guard lock(mu);
+    home.set_peering(nullptr);
+  }
+  peering->reset();
   s3->reset();
   {
     std::lock_guard lock(mu);

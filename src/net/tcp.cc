@@ -71,7 +71,8 @@ struct Network::Impl {
   Impl(const crypto::KeyPair& id, NetworkCallbacks c) : identity(id), cb(std::move(c)) {}
 
   void Accept(const std::shared_ptr<tcp::acceptor>& acceptor);
-  void Start(tcp::socket socket, bool initiator);
+  void Start(tcp::socket socket, bool initiator,
+             std::function<void(const Status&)> on_end = nullptr);
   void Forget(Connection* conn);
 
   const crypto::KeyPair identity;
@@ -107,6 +108,7 @@ struct Connection::Impl {
   void Teardown(const std::shared_ptr<Connection>& self, const Status& why);
 
   Network::Impl* const net;
+  std::function<void(const Status&)> on_end;  // for a connection Connect made
   asio::strand<asio::io_context::executor_type> strand;
   tcp::socket socket;
   SecretStream stream;
@@ -173,6 +175,7 @@ void Connection::Impl::Teardown(const std::shared_ptr<Connection>& self, const S
   if (net->cb.on_close) net->cb.on_close(self, why);
   self->user_data.reset();
   net->Forget(self.get());
+  if (on_end) std::exchange(on_end, nullptr)(why);
 }
 
 void Connection::Impl::MaybeOpen(const std::shared_ptr<Connection>& self) {
@@ -281,11 +284,13 @@ void Connection::Impl::Tick(const std::shared_ptr<Connection>& self) {
   });
 }
 
-void Network::Impl::Start(tcp::socket socket, bool initiator) {
+void Network::Impl::Start(tcp::socket socket, bool initiator,
+                          std::function<void(const Status&)> on_end) {
   boost::system::error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
   tcp::endpoint remote = socket.remote_endpoint(ec);
   auto impl = std::make_unique<Connection::Impl>(this, std::move(socket), initiator);
+  impl->on_end = std::move(on_end);
   if (!ec) impl->remote_address = Endpoint{remote.address().to_string(), remote.port()}.ToString();
   std::shared_ptr<Connection> conn(new Connection(std::move(impl)));
   {
@@ -361,7 +366,7 @@ Result<Endpoint> Network::Listen(const Endpoint& at) {
   return Endpoint{bound.address().to_string(), bound.port()};
 }
 
-void Network::Connect(const Endpoint& to, std::function<void(const Status&)> on_fail) {
+void Network::Connect(const Endpoint& to, std::function<void(const Status&)> on_end) {
   auto socket = std::make_shared<tcp::socket>(impl_->io);
   auto resolver = std::make_shared<tcp::resolver>(impl_->io);
   {
@@ -370,27 +375,27 @@ void Network::Connect(const Endpoint& to, std::function<void(const Status&)> on_
     impl_->connecting.insert(socket);
   }
   Impl* net = impl_.get();
-  auto fail = [net, socket, on_fail, to](const boost::system::error_code& ec) {
+  auto fail = [net, socket, on_end, to](const boost::system::error_code& ec) {
     {
       std::lock_guard<std::mutex> lock(net->mu);
       net->connecting.erase(socket);
     }
-    if (on_fail) on_fail(Status::IOError("cannot connect to " + to.ToString() + ": " + ec.message()));
+    if (on_end) on_end(Status::IOError("cannot connect to " + to.ToString() + ": " + ec.message()));
   };
   resolver->async_resolve(
       to.host, std::to_string(to.port),
-      [net, socket, resolver, fail](const boost::system::error_code& ec,
-                                    tcp::resolver::results_type results) {
+      [net, socket, resolver, fail, on_end](const boost::system::error_code& ec,
+                                            tcp::resolver::results_type results) {
         if (ec) return fail(ec);
         asio::async_connect(*socket, results,
-                            [net, socket, fail](const boost::system::error_code& ec,
-                                                const tcp::endpoint&) {
+                            [net, socket, fail, on_end](const boost::system::error_code& ec,
+                                                        const tcp::endpoint&) {
                               if (ec) return fail(ec);
                               {
                                 std::lock_guard<std::mutex> lock(net->mu);
                                 net->connecting.erase(socket);
                               }
-                              net->Start(std::move(*socket), /*initiator=*/true);
+                              net->Start(std::move(*socket), /*initiator=*/true, on_end);
                             });
       });
 }

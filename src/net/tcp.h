@@ -92,9 +92,10 @@ class Network {
 
   // Listens on host:port (port 0 picks one); returns the bound endpoint.
   Result<Endpoint> Listen(const Endpoint& at);
-  // Connects as the initiator. `on_fail` runs (on a network thread) if the
-  // TCP connection cannot be made; after that, the callbacks above apply.
-  void Connect(const Endpoint& to, std::function<void(const Status&)> on_fail = nullptr);
+  // Connects as the initiator; the callbacks above apply to the connection.
+  // `on_end` runs once, on a network thread: when the TCP connection cannot
+  // be made, or when the connection it made closes (after on_close).
+  void Connect(const Endpoint& to, std::function<void(const Status&)> on_end = nullptr);
   // Runs `fn` on a network thread after `delay`, unless the network stops first.
   void RunAfter(std::chrono::milliseconds delay, std::function<void()> fn);
   // Stops accepting and closes every connection; the destructor calls it.

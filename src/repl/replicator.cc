@@ -193,6 +193,7 @@ class Peer : public net::ChannelHandler, public std::enable_shared_from_this<Pee
   uint64_t last_range_ = 0;
   std::optional<std::pair<uint64_t, bool>> can_upgrade_cache_;  // remote length, answer
 
+  std::atomic<bool> stat_synced_{false};
   std::atomic<uint64_t> stat_remote_length_{0}, stat_remote_contiguous_{0}, stat_inflight_{0};
   std::atomic<uint64_t> blocks_down_{0}, bytes_down_{0}, blocks_up_{0}, bytes_up_{0};
 };
@@ -385,6 +386,7 @@ Status Peer::OnSync(ByteView payload) {
   remote_has_manifest_ = m.has_manifest;
   length_acked_ = m.fork == log.fork() ? m.remote_length : 0;
   stat_remote_length_ = m.length;
+  stat_synced_ = true;
   // Answer a shorter peer, so it learns we heard its length (JS needs the
   // echo before it asks for an upgrade).
   if (m.fork == log.fork() && log.length() > m.length) SendSync();
@@ -646,6 +648,7 @@ void Peer::Update() {
 PeerInfo::Channel Peer::Info() const {
   PeerInfo::Channel c;
   c.key = ToHex(state_->log->key());
+  c.synced = stat_synced_;
   c.remote_length = stat_remote_length_;
   c.remote_contiguous = stat_remote_contiguous_;
   c.inflight = stat_inflight_;

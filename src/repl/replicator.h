@@ -54,6 +54,7 @@ struct ReplicatorOptions {
 struct PeerInfo {
   struct Channel {
     std::string key;          // hex
+    bool synced = false;      // the remote has sent its sync
     uint64_t remote_length = 0;
     uint64_t remote_contiguous = 0;
     uint64_t inflight = 0;

@@ -1,0 +1,86 @@
+// Peering: a node's place in the swarm. It owns the node's peer identity,
+// the Network (net/tcp.h) and the Replicator (repl/replicator.h), the logs
+// the node follows, and the peers it keeps dialling.
+//
+//  * Identity: an Ed25519 key pair derived from the store's master seed
+//    (BLAKE2b-256 keyed with the seed over "shoal/peer-identity"), so a node
+//    keeps its public key across restarts.
+//  * Follows: `Follow(key)` replicates a log read-only, live, from every
+//    peer that has it, and records the key in the follows file (a JSON list,
+//    written whole and renamed), so the node follows it again after a
+//    restart.
+//  * Static peers: `AddPeer(endpoint)` dials the peer and dials again after
+//    1, 2, 4 … 30 s whenever the dial fails or the connection ends.
+//
+// Thread safety: all methods may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "log/store.h"
+#include "net/tcp.h"
+#include "repl/replicator.h"
+
+namespace shoal::node {
+
+struct PeeringOptions {
+  // Where to listen for peers; none: dial out only.
+  std::optional<net::Endpoint> listen;
+  // Peers to keep connected to.
+  std::vector<net::Endpoint> peers;
+  // The follows file; empty: follows are not remembered.
+  std::string follows_path;
+  int threads = 2;
+};
+
+// The peer identity a store's seed gives.
+crypto::KeyPair PeerIdentity(const crypto::Seed& seed);
+
+class Peering {
+ public:
+  static Result<std::unique_ptr<Peering>> Start(log::Store* store, const PeeringOptions& options);
+  ~Peering();  // stops the network, then the replicator
+
+  // The listening endpoint (port 0 resolved), if any.
+  const std::optional<net::Endpoint>& endpoint() const { return endpoint_; }
+  const crypto::PublicKey& public_key() const { return identity_.public_key; }
+
+  // Follows the log with this key: a read-only replica, downloaded whole and
+  // kept up to date. InvalidArgument for a log this node writes.
+  Result<std::shared_ptr<log::Log>> Follow(const log::Key& key);
+  // Keeps a connection to `peer` (once per endpoint).
+  void AddPeer(const net::Endpoint& peer);
+
+  // Keys followed, in hex.
+  std::vector<std::string> follows() const;
+  std::vector<repl::PeerInfo> Peers() const { return replicator_->Peers(); }
+  std::vector<repl::LogProgress> Progress() const { return replicator_->Progress(); }
+  repl::Replicator& replicator() { return *replicator_; }
+  net::Network& network() { return *network_; }
+
+ private:
+  Peering(log::Store* store, const PeeringOptions& options);
+  void Dial(const net::Endpoint& peer, int attempt);
+  Status SaveFollows() const;  // with mu_ held
+
+  log::Store* const store_;
+  const PeeringOptions options_;
+  const crypto::KeyPair identity_;
+  std::unique_ptr<repl::Replicator> replicator_;
+  std::unique_ptr<net::Network> network_;
+  std::optional<net::Endpoint> endpoint_;
+  std::atomic<bool> stopping_{false};
+
+  mutable std::mutex mu_;
+  std::set<std::string> follows_;  // hex keys
+  std::set<std::string> dialled_;  // endpoints
+};
+
+}  // namespace shoal::node
