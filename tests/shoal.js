@@ -23,15 +23,35 @@ function ok (home, args, opts) {
   return r.stdout.toString()
 }
 
+// Like ok, without blocking the event loop (for commands that talk to a JS
+// peer in this process). Resolves to stdout as text.
+function okAsync (home, args, { input } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BIN, ['--home', home, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d) => { out += d })
+    child.stderr.on('data', (d) => { err += d })
+    child.on('error', reject)
+    child.on('close', (code) => {
+      if (code === 0) resolve(out)
+      else reject(new Error(`shoal ${args.join(' ')} exited ${code}: ${err}`))
+    })
+    child.stdin.end(input)
+  })
+}
+
 function tempHome () {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-test-'))
 }
 
 // Starts `shoal serve` and resolves once it has printed its control line.
 // Listeners go on loopback with port 0 unless `args` says otherwise; the
-// addresses chosen are in the output ("s3 http://127.0.0.1:PORT").
+// addresses chosen are in the output ("s3 http://127.0.0.1:PORT",
+// "peer 127.0.0.1:PORT KEY").
 function serve (home, args = []) {
   if (!args.some((a) => a.startsWith('--listen-s3'))) args = [...args, '--listen-s3', '127.0.0.1:0']
+  if (!args.some((a) => a.startsWith('--listen-peer'))) args = [...args, '--listen-peer', '127.0.0.1:0']
   return new Promise((resolve, reject) => {
     const child = spawn(BIN, ['--home', home, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
@@ -45,7 +65,14 @@ function serve (home, args = []) {
       if (out.includes('control ')) {
         clearTimeout(timer)
         const s3 = /^s3 (\S+)$/m.exec(out)
-        resolve({ child, output: () => out, s3: s3 ? s3[1] : null })
+        const peer = /^peer (\S+) (\S+)$/m.exec(out)
+        resolve({
+          child,
+          output: () => out,
+          s3: s3 ? s3[1] : null,
+          peer: peer ? peer[1] : null,
+          peerKey: peer ? peer[2] : null
+        })
       }
     })
     child.stderr.on('data', (d) => { err += d })
@@ -63,4 +90,4 @@ function waitExit (child) {
   })
 }
 
-module.exports = { BIN, run, ok, tempHome, serve, waitExit }
+module.exports = { BIN, run, ok, okAsync, tempHome, serve, waitExit }
