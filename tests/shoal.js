@@ -69,6 +69,7 @@ function serve (home, args = []) {
         resolve({
           child,
           output: () => out,
+          errors: () => err,
           s3: s3 ? s3[1] : null,
           peer: peer ? peer[1] : null,
           peerKey: peer ? peer[2] : null

@@ -10,6 +10,8 @@
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include "cli/config.h"
 #include "cli/control.h"
@@ -113,6 +115,10 @@ int Serve(const std::vector<std::string>& args, Home& home) {
     }
     peering_options.follows_path = home.follows_path();
   }
+
+  // Diagnostics go to stderr; stdout has the listener lines.
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("shoal"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
 
   // Block the stop signals before any thread starts, then wait for them.
   sigset_t stop;

@@ -2,9 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
+#include <thread>
 
 #include "base/encoding.h"
 
@@ -24,6 +30,15 @@ struct Echo : ChannelHandler {
   }
   void OnClose(Channel&, bool) override {}
 };
+
+bool Poll(const std::function<bool()>& pred) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
 
 Bytes EncodeString(std::string_view s) {
   enc::Encoder e;
@@ -130,12 +145,26 @@ TEST(Network, GarbageAndRefusedConnections) {
   EchoNode server;
   auto ep = server.network->Listen({"127.0.0.1", 0});
   ASSERT_TRUE(ep.ok());
-  // A plain TCP client that sends a bad handshake frame is dropped.
-  std::string cmd = "printf '\\005\\000\\000hello' | timeout 5 nc -q 1 127.0.0.1 " +
-                    std::to_string(ep->port) + " >/dev/null 2>&1";
-  (void)std::system(cmd.c_str());
-  ASSERT_TRUE(server.WaitFor([&] { return server.network->connection_count() == 0; }));
+  // A plain TCP client that sends a bad handshake frame is dropped: the node
+  // closes the socket, and the client reads end-of-file.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(ep->port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_TRUE(Poll([&] { return server.network->connection_count() == 1; }));
+  const char junk[] = "\x05\x00\x00hello";
+  ASSERT_EQ(::write(fd, junk, 8), 8);
+  char buf[16];
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  EXPECT_EQ(::read(fd, buf, sizeof(buf)), 0);  // closed by the node
+  ::close(fd);
+  ASSERT_TRUE(Poll([&] { return server.network->connection_count() == 0; }));
   EXPECT_EQ(server.opened, 0);
+  EXPECT_EQ(server.closed, 1);
 
   // Connecting to a closed port reports the failure.
   std::mutex mu;
