@@ -58,6 +58,10 @@ log::Manifest ContentManifest(const log::Manifest& db, const log::Key& db_key) {
   return m;
 }
 
+log::Key ContentKey(const log::Manifest& db, const log::Key& db_key) {
+  return log::ManifestHash(ContentManifest(db, db_key));
+}
+
 std::string EncodeEntryValue(const FileEntry& e) {
   Json j;
   j["executable"] = e.executable;

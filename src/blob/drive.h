@@ -46,6 +46,8 @@ Bytes FileKey(std::string_view path);
 // becomes BLAKE2b-256(namespace("hyperdrive") || db key || namespace), so a
 // reader that has the db log finds the blobs log without being told.
 log::Manifest ContentManifest(const log::Manifest& db, const log::Key& db_key);
+// The key of that blobs log: the hash of ContentManifest(db, db_key).
+log::Key ContentKey(const log::Manifest& db, const log::Key& db_key);
 
 class Drive {
  public:

@@ -657,15 +657,23 @@ int RunCommand(const std::vector<std::string>& args, Home& home, Io& io) {
     code = runner.KvLs(name, range, version, json);
   });
 
-  std::string follow_key;
+  std::string follow_key, follow_bucket, follow_user = "owner";
   std::vector<std::string> follow_peers;
   int follow_timeout = 300;
   auto* follow = app.add_subcommand(
       "follow", "replicate someone's log, read-only (live inside shoal serve)");
   follow->add_option("key", follow_key, "log key, 64 hex digits")->required();
   follow->add_option("--peer", follow_peers, "a node to download from, HOST:PORT (repeatable)");
+  follow->add_option("--bucket", follow_bucket, "KEY is a drive: serve it as this read-only S3 bucket");
+  follow->add_option("--user", follow_user, "the user the bucket belongs to (default owner)");
   follow->add_option("--timeout", follow_timeout, "without shoal serve: seconds to wait (default 300)");
-  follow->callback([&] { code = FollowCommand(home, io, follow_key, follow_peers, follow_timeout); });
+  follow->callback([&] {
+    code = FollowCommand(home, io, follow_key, follow_peers, follow_bucket, follow_user, follow_timeout);
+  });
+
+  auto* buckets = app.add_subcommand("buckets", "the S3 buckets and the keys of their drives");
+  buckets->add_flag("--json", json, "print one JSON array");
+  buckets->callback([&] { code = BucketsCommand(home, io, json); });
 
   auto* peers = app.add_subcommand("peers", "connected peers and what they replicate");
   peers->add_flag("--json", json, "print one JSON object");

@@ -19,6 +19,9 @@
 namespace shoal::node {
 class Peering;
 }
+namespace shoal::s3 {
+class Service;
+}
 
 namespace shoal::cli {
 
@@ -48,12 +51,16 @@ class Home {
   // The running node's peering, when commands run inside `shoal serve`.
   node::Peering* peering() const { return peering_; }
   void set_peering(node::Peering* p) { peering_ = p; }
+  // The running node's S3 service, likewise.
+  s3::Service* s3() const { return s3_; }
+  void set_s3(s3::Service* s) { s3_ = s; }
   std::string follows_path() const { return dir_ + "/follows.json"; }
 
  private:
   std::string dir_;
   std::unique_ptr<log::Store> store_;
   node::Peering* peering_ = nullptr;
+  s3::Service* s3_ = nullptr;
 };
 
 // `$SHOAL_HOME`, else `~/.local/share/shoal`.

@@ -4,7 +4,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "blob/drive.h"
 #include "node/peering.h"
+#include "s3/service.h"
 
 namespace shoal::cli {
 namespace {
@@ -80,17 +82,23 @@ std::optional<uint64_t> RemoteLength(const node::Peering& peering, const std::st
 }  // namespace
 
 int FollowCommand(Home& home, Io& io, const std::string& key_hex,
-                  const std::vector<std::string>& peer_args, int timeout_seconds) {
+                  const std::vector<std::string>& peer_args, const std::string& bucket,
+                  const std::string& user, int timeout_seconds) {
   auto key = FixedFromHex<32>(key_hex);
   if (!key) return Fail(io, Status::InvalidArgument("a log key is 64 hex digits, not '" + key_hex + "'"));
   auto peers = ParsePeers(peer_args);
   if (!peers.ok()) return Fail(io, peers.status());
+  const bool drive = !bucket.empty();
 
   if (node::Peering* running = home.peering()) {
-    auto log = running->Follow(*key);
+    auto log = drive ? running->FollowDrive(*key) : running->Follow(*key);
     if (!log.ok()) return Fail(io, log.status());
+    if (drive) {
+      Status s = home.s3()->AddReplica(bucket, user, *key);
+      if (!s.ok()) return Fail(io, s);
+    }
     for (const auto& p : *peers) running->AddPeer(p);
-    io.out << "following " << key_hex << "\n";
+    io.out << "following " << key_hex << (drive ? " as bucket " + bucket : "") << "\n";
     return kExitOk;
   }
 
@@ -105,24 +113,38 @@ int FollowCommand(Home& home, Io& io, const std::string& key_hex,
   options.follows_path = home.follows_path();
   auto peering = node::Peering::Start(&home.store(), options);
   if (!peering.ok()) return Fail(io, peering.status());
-  auto log = (*peering)->Follow(*key);
+  if (drive) {
+    auto service = s3::Service::Open(home.store(), [](std::string_view) { return std::nullopt; });
+    if (!service.ok()) return Fail(io, service.status());
+    Status s = (*service)->AddReplica(bucket, user, *key);
+    if (!s.ok()) return Fail(io, s);
+  }
+  auto log = drive ? (*peering)->FollowDrive(*key) : (*peering)->Follow(*key);
   if (!log.ok()) return Fail(io, log.status());
-  const std::string hex = ToHex(*key);
+  // Done when the log (and a drive's blobs log) is as long as a peer says
+  // and all there.
+  auto complete = [&](const std::shared_ptr<log::Log>& l) {
+    std::optional<uint64_t> remote = RemoteLength(**peering, ToHex(l->key()));
+    return remote && l->length() >= *remote && l->contiguous_length() == l->length();
+  };
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  std::shared_ptr<log::Log> blobs;
   while (true) {
-    std::optional<uint64_t> remote = RemoteLength(**peering, hex);
-    if (remote && (*log)->length() >= *remote && (*log)->contiguous_length() == (*log)->length()) {
-      break;
+    if (drive && !blobs && (*log)->manifest()) {
+      auto b = home.store().OpenLogByKey(blob::ContentKey(*(*log)->manifest(), *key), true);
+      if (b.ok()) blobs = *b;
     }
+    if (complete(*log) && (!drive || (blobs && complete(blobs)))) break;
     if (std::chrono::steady_clock::now() > deadline) {
       io.err << "shoal: follow: timed out after " << timeout_seconds << " s with "
-             << (*log)->contiguous_length() << " of "
-             << (remote ? std::to_string(*remote) : std::string("an unknown number of")) << " blocks\n";
+             << (*log)->contiguous_length() << " blocks of " << key_hex << "\n";
       return kExitError;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  io.out << hex << " " << (*log)->length() << " blocks\n";
+  io.out << key_hex << " " << (*log)->length() << " blocks";
+  if (blobs) io.out << ", blobs " << ToHex(blobs->key()) << " " << blobs->length() << " blocks";
+  io.out << "\n";
   return kExitOk;
 }
 
@@ -160,6 +182,32 @@ int PeersCommand(Home& home, Io& io, bool json) {
            << (l["following"].get<bool>() ? " following" : "")
            << (l["writable"].get<bool>() ? " (writer)" : "") << "\n";
   }
+  return kExitOk;
+}
+
+int BucketsCommand(Home& home, Io& io, bool json) {
+  s3::Service* service = home.s3();
+  std::unique_ptr<s3::Service> opened;
+  if (service == nullptr) {
+    Status s = home.Open();
+    if (!s.ok()) return Fail(io, s);
+    auto o = s3::Service::Open(home.store(), [](std::string_view) { return std::nullopt; });
+    if (!o.ok()) return Fail(io, o.status());
+    opened = std::move(*o);
+    service = opened.get();
+  }
+  auto buckets = service->Buckets();
+  if (!buckets.ok()) return Fail(io, buckets.status());
+  nlohmann::ordered_json j = nlohmann::ordered_json::array();
+  for (const auto& b : *buckets) {
+    if (json) {
+      j.push_back({{"name", b.name}, {"owner", b.owner}, {"key", b.key}, {"replica", b.replica}});
+    } else {
+      io.out << b.name << " " << (b.key.empty() ? "-" : b.key) << " " << b.owner
+             << (b.replica ? " replica" : "") << "\n";
+    }
+  }
+  if (json) io.out << j.dump() << "\n";
   return kExitOk;
 }
 

@@ -163,6 +163,7 @@ int Serve(const std::vector<std::string>& args, Home& home) {
     return kExitError;
   }
   home.set_peering(peering->get());
+  home.set_s3(service);
   const std::string peer_address = (*peering)->endpoint()->ToString();
   const std::string peer_key = ToHex((*peering)->public_key());
 
@@ -212,6 +213,7 @@ int Serve(const std::vector<std::string>& args, Home& home) {
   {
     std::lock_guard lock(mu);
     home.set_peering(nullptr);
+    home.set_s3(nullptr);
   }
   peering->reset();
   s3->reset();

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "blob/drive.h"
 #include "crypto/hash.h"
 
 namespace shoal::node {
@@ -19,7 +20,7 @@ Peering::Peering(log::Store* store, const PeeringOptions& options)
 Result<std::unique_ptr<Peering>> Peering::Start(log::Store* store, const PeeringOptions& options) {
   std::unique_ptr<Peering> p(new Peering(store, options));
   // The follows file first: a node resumes what it followed.
-  std::vector<log::Key> keys;
+  std::vector<std::pair<log::Key, bool>> keys;
   if (!options.follows_path.empty()) {
     std::ifstream f(options.follows_path);
     if (f) {
@@ -29,10 +30,13 @@ Result<std::unique_ptr<Peering>> Peering::Start(log::Store* store, const Peering
       if (!j.is_object() || !j.contains("follows") || !j["follows"].is_array()) {
         return Status::Corruption(options.follows_path + " is not a follows file");
       }
-      for (const auto& k : j["follows"]) {
-        auto key = k.is_string() ? FixedFromHex<32>(k.get<std::string>()) : std::nullopt;
-        if (!key) return Status::Corruption(options.follows_path + " holds a key that is not 64 hex digits");
-        keys.push_back(*key);
+      for (const auto& f : j["follows"]) {
+        std::optional<log::Key> key;
+        if (f.is_object() && f.contains("key") && f["key"].is_string()) {
+          key = FixedFromHex<32>(f["key"].get<std::string>());
+        }
+        if (!key) return Status::Corruption(options.follows_path + " holds an entry without a key");
+        keys.emplace_back(*key, f.value("drive", false));
       }
     }
   }
@@ -41,38 +45,89 @@ Result<std::unique_ptr<Peering>> Peering::Start(log::Store* store, const Peering
   if (options.listen) {
     SHOAL_ASSIGN_OR_RETURN(p->endpoint_, p->network_->Listen(*options.listen));
   }
-  for (const log::Key& key : keys) SHOAL_RETURN_IF_ERROR(p->Follow(key).status());
+  for (const auto& [key, drive] : keys) SHOAL_RETURN_IF_ERROR(p->FollowLog(key, drive).status());
   for (const net::Endpoint& peer : options.peers) p->AddPeer(peer);
   return p;
 }
 
 Peering::~Peering() {
   stopping_ = true;
+  // No notification may reach the network once it is gone.
+  std::map<std::string, std::pair<std::shared_ptr<log::Log>, uint64_t>> watches;
+  {
+    std::lock_guard lock(mu_);
+    watches.swap(watches_);
+  }
+  for (auto& [hex, watch] : watches) watch.first->Unsubscribe(watch.second);
   network_.reset();
   replicator_.reset();
 }
 
-Result<std::shared_ptr<log::Log>> Peering::Follow(const log::Key& key) {
+Result<std::shared_ptr<log::Log>> Peering::Follow(const log::Key& key) { return FollowLog(key, false); }
+
+Result<std::shared_ptr<log::Log>> Peering::FollowDrive(const log::Key& db_key) {
+  return FollowLog(db_key, true);
+}
+
+Result<std::shared_ptr<log::Log>> Peering::FollowLog(const log::Key& key, bool drive) {
   SHOAL_ASSIGN_OR_RETURN(std::shared_ptr<log::Log> log, store_->OpenLogByKey(key, /*create=*/true));
   if (log->writable()) return Status::InvalidArgument("log " + ToHex(key) + " is written by this node");
   {
     std::lock_guard lock(mu_);
-    if (follows_.insert(ToHex(key)).second) SHOAL_RETURN_IF_ERROR(SaveFollows());
+    auto [it, added] = follows_.emplace(ToHex(key), drive);
+    if (added || (drive && !it->second)) {
+      it->second = it->second || drive;
+      SHOAL_RETURN_IF_ERROR(SaveFollows());
+    }
   }
   replicator_->Follow(log);
+  if (drive) {
+    std::weak_ptr<log::Log> weak = log;
+    bool watching;
+    {
+      std::lock_guard lock(mu_);
+      watching = watches_.count(ToHex(key)) > 0;
+    }
+    if (!watching) {
+      uint64_t id = log->Subscribe([this, weak] {
+        if (stopping_) return;
+        // Not from inside the log's notification: on a network thread.
+        network_->RunAfter(std::chrono::milliseconds(0), [this, weak] {
+          if (auto db = weak.lock()) MaybeFollowBlobs(db);
+        });
+      });
+      std::lock_guard lock(mu_);
+      watches_.emplace(ToHex(key), std::make_pair(log, id));
+    }
+    MaybeFollowBlobs(log);
+  }
   return log;
+}
+
+void Peering::MaybeFollowBlobs(const std::shared_ptr<log::Log>& db) {
+  if (stopping_) return;
+  auto manifest = db->manifest();
+  if (!manifest) return;
+  {
+    std::lock_guard lock(mu_);
+    if (!blobs_followed_.insert(ToHex(db->key())).second) return;
+  }
+  auto blobs = store_->OpenLogByKey(blob::ContentKey(*manifest, db->key()), /*create=*/true);
+  if (blobs.ok()) replicator_->Follow(*blobs);
 }
 
 std::vector<std::string> Peering::follows() const {
   std::lock_guard lock(mu_);
-  return {follows_.begin(), follows_.end()};
+  std::vector<std::string> out;
+  for (auto& [k, drive] : follows_) out.push_back(k);
+  return out;
 }
 
 Status Peering::SaveFollows() const {
   if (options_.follows_path.empty()) return Status::OK();
   nlohmann::json j;
   j["follows"] = nlohmann::json::array();
-  for (const auto& k : follows_) j["follows"].push_back(k);
+  for (const auto& [k, drive] : follows_) j["follows"].push_back({{"key", k}, {"drive", drive}});
   std::string tmp = options_.follows_path + ".tmp";
   {
     std::ofstream f(tmp, std::ios::trunc);

@@ -6,9 +6,11 @@
 //    (BLAKE2b-256 keyed with the seed over "shoal/peer-identity"), so a node
 //    keeps its public key across restarts.
 //  * Follows: `Follow(key)` replicates a log read-only, live, from every
-//    peer that has it, and records the key in the follows file (a JSON list,
-//    written whole and renamed), so the node follows it again after a
-//    restart.
+//    peer that has it, and records the key in the follows file (JSON, written
+//    whole and renamed), so the node follows it again after a restart.
+//    `FollowDrive(key)` does the same for a drive (a bucket): its db log, and
+//    its blobs log as soon as the db log's manifest, which gives the blobs
+//    log's key, has arrived.
 //  * Static peers: `AddPeer(endpoint)` dials the peer and dials again after
 //    1, 2, 4 … 30 s whenever the dial fails or the connection ends.
 //
@@ -55,6 +57,8 @@ class Peering {
   // Follows the log with this key: a read-only replica, downloaded whole and
   // kept up to date. InvalidArgument for a log this node writes.
   Result<std::shared_ptr<log::Log>> Follow(const log::Key& key);
+  // Follows the drive whose db log has this key, and its blobs log.
+  Result<std::shared_ptr<log::Log>> FollowDrive(const log::Key& db_key);
   // Keeps a connection to `peer` (once per endpoint).
   void AddPeer(const net::Endpoint& peer);
 
@@ -68,6 +72,9 @@ class Peering {
  private:
   Peering(log::Store* store, const PeeringOptions& options);
   void Dial(const net::Endpoint& peer, int attempt);
+  Result<std::shared_ptr<log::Log>> FollowLog(const log::Key& key, bool drive);
+  // Follows the drive's blobs log once its db log has a manifest.
+  void MaybeFollowBlobs(const std::shared_ptr<log::Log>& db);
   Status SaveFollows() const;  // with mu_ held
 
   log::Store* const store_;
@@ -79,7 +86,10 @@ class Peering {
   std::atomic<bool> stopping_{false};
 
   mutable std::mutex mu_;
-  std::set<std::string> follows_;  // hex keys
+  std::map<std::string, bool> follows_;  // hex key → is a drive
+  // Subscriptions to followed drives' db logs, for their blobs logs.
+  std::map<std::string, std::pair<std::shared_ptr<log::Log>, uint64_t>> watches_;
+  std::set<std::string> blobs_followed_;
   std::set<std::string> dialled_;  // endpoints
 };
 

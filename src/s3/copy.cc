@@ -45,7 +45,7 @@ bool Service::Impl::CopySource(Context& ctx, CopySourceInfo* out) {
   }
   out->bucket = s.substr(0, slash);
   out->key = s.substr(slash + 1);
-  out->drive = OwnedDriveOf(ctx, out->bucket, &out->info);
+  out->drive = OwnedDriveOf(ctx, out->bucket, &out->info, /*for_write=*/false);
   if (!out->drive) return false;
   auto entry = out->drive->Entry("/" + out->key);
   if (!entry.ok()) {

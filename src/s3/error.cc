@@ -10,6 +10,7 @@ Error Make(int status, std::string code, std::string message) {
 }  // namespace
 
 Error Error::AccessDenied(std::string message) { return Make(403, "AccessDenied", std::move(message)); }
+Error Error::SlowDown(std::string message) { return Make(503, "SlowDown", std::move(message)); }
 Error Error::BadDigest() {
   return Make(400, "BadDigest", "The Content-MD5 you specified did not match what we received.");
 }

@@ -43,6 +43,7 @@ struct Error {
   static Error NotModified();
   static Error RequestTimeTooSkewed();
   static Error SignatureDoesNotMatch();
+  static Error SlowDown(std::string message);
   static Error XAmzContentSHA256Mismatch();
   static Error AuthorizationHeaderMalformed(std::string message);
   static Error ExpiredToken();

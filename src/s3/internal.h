@@ -26,6 +26,9 @@ struct BucketInfo {
   std::string id;  // names its logs: s3/<id>/db, s3/<id>/blobs
   int64_t created_ms = 0;
   std::string location;  // the LocationConstraint it was made with, if any
+  // For a bucket this node follows: the key of the drive's db log (hex).
+  // Such a bucket is a read-only replica; empty for a bucket of this node.
+  std::string replica;
 };
 
 // The object attributes kept in a drive entry's metadata.
@@ -117,10 +120,12 @@ struct Service::Impl {
   Result<std::optional<BucketInfo>> FindBucket(std::string_view name);
   Result<std::shared_ptr<blob::Drive>> DriveOf(const BucketInfo& b);
   // The bucket of ctx, owned by ctx.user; answers the error itself and
-  // returns null otherwise.
+  // returns null otherwise. A replica bucket is refused (AccessDenied) to
+  // any method but GET and HEAD.
   std::shared_ptr<blob::Drive> OwnedDrive(Context& ctx, BucketInfo* info = nullptr);
+  // The same for `bucket`, refusing a replica when `for_write`.
   std::shared_ptr<blob::Drive> OwnedDriveOf(Context& ctx, const std::string& bucket,
-                                            BucketInfo* info);
+                                            BucketInfo* info, bool for_write);
   // The bucket's uploads database, its drive and record, for a multipart
   // operation; null with the error answered otherwise.
   std::shared_ptr<kv::Bee> OwnedUploads(Context& ctx, BucketInfo* info,

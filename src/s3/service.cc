@@ -156,6 +156,7 @@ Result<std::unique_ptr<Service>> Service::Open(log::Store& store, UserLookup use
 
 Service::~Service() = default;
 
+
 void Service::Handle(http::Request& req, http::ResponseWriter& w) { impl_->Handle(req, w); }
 
 void Service::Impl::SendError(Context& ctx, const Error& e) {
@@ -377,6 +378,7 @@ std::string EncodeBucket(const BucketInfo& b) {
   j["id"] = b.id;
   j["created"] = b.created_ms;
   if (!b.location.empty()) j["location"] = b.location;
+  if (!b.replica.empty()) j["replica"] = b.replica;
   return j.dump();
 }
 
@@ -389,6 +391,7 @@ Result<BucketInfo> DecodeBucket(std::string_view name, ByteView value) {
   b.id = j.value("id", "");
   b.created_ms = j.value("created", int64_t{0});
   b.location = j.value("location", "");
+  b.replica = j.value("replica", "");
   return b;
 }
 
@@ -406,6 +409,19 @@ Result<std::shared_ptr<blob::Drive>> Service::Impl::DriveOf(const BucketInfo& b)
   std::lock_guard lock(mu);
   auto it = drives.find(b.id);
   if (it != drives.end()) return it->second;
+  if (!b.replica.empty()) {
+    // A followed drive: both logs are replicas, the blobs log found by the
+    // key its db log's manifest gives.
+    auto key = FixedFromHex<32>(b.replica);
+    if (!key) return Status::Corruption("bucket " + b.name + " has a bad replica key");
+    SHOAL_ASSIGN_OR_RETURN(auto db, store.OpenLogByKey(*key, /*create=*/true));
+    auto manifest = db->manifest();
+    if (!manifest) return Status::NotFound("bucket " + b.name + " has not been downloaded yet");
+    SHOAL_ASSIGN_OR_RETURN(auto blobs, store.OpenLogByKey(blob::ContentKey(*manifest, *key), true));
+    auto drive = std::make_shared<blob::Drive>(std::move(db), std::move(blobs));
+    drives.emplace(b.id, drive);
+    return drive;
+  }
   // The blobs log's manifest derives from the db log's, as Hyperdrive's
   // does, so a reader given the db log finds the blobs (drive.md §2.2).
   const std::string db_name = "s3/" + b.id + "/db";
@@ -419,12 +435,47 @@ Result<std::shared_ptr<blob::Drive>> Service::Impl::DriveOf(const BucketInfo& b)
   return drive;
 }
 
+Status Service::AddReplica(std::string_view bucket, std::string_view owner, const log::Key& db_key) {
+  if (!ValidBucketName(std::string(bucket))) {
+    return Status::InvalidArgument("'" + std::string(bucket) + "' is not a valid bucket name");
+  }
+  std::lock_guard lock(impl_->mu);
+  SHOAL_ASSIGN_OR_RETURN(auto existing, impl_->FindBucket(bucket));
+  if (existing) {
+    if (existing->replica == ToHex(db_key)) return Status::OK();
+    return Status::AlreadyExists("bucket " + std::string(bucket) + " exists");
+  }
+  BucketInfo b;
+  b.name = std::string(bucket);
+  b.owner = std::string(owner);
+  b.created_ms = NowMs();
+  b.id = "replica-" + ToHex(db_key);
+  b.replica = ToHex(db_key);
+  return impl_->buckets->Put(AsBytes(bucket), AsBytes(EncodeBucket(b)));
+}
+
+Result<std::vector<Service::BucketSummary>> Service::Buckets() {
+  SHOAL_ASSIGN_OR_RETURN(auto all, impl_->buckets->List(kv::Range{}));
+  std::vector<BucketSummary> out;
+  for (const kv::Entry& e : all) {
+    SHOAL_ASSIGN_OR_RETURN(BucketInfo b, DecodeBucket(AsString(e.key), e.value));
+    BucketSummary s{b.name, b.owner, b.replica, !b.replica.empty()};
+    if (s.key.empty()) {
+      auto db = impl_->store.GetLog("s3/" + b.id + "/db");
+      if (db.ok()) s.key = ToHex((*db)->key());
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 std::shared_ptr<blob::Drive> Service::Impl::OwnedDrive(Context& ctx, BucketInfo* out) {
-  return OwnedDriveOf(ctx, ctx.bucket, out);
+  const std::string& m = ctx.req.method;
+  return OwnedDriveOf(ctx, ctx.bucket, out, /*for_write=*/m != "GET" && m != "HEAD");
 }
 
 std::shared_ptr<blob::Drive> Service::Impl::OwnedDriveOf(Context& ctx, const std::string& bucket,
-                                                         BucketInfo* out) {
+                                                         BucketInfo* out, bool for_write) {
   auto b = FindBucket(bucket);
   if (!b.ok()) {
     SendError(ctx, Error::InternalError(b.status().ToString()));
@@ -438,9 +489,15 @@ std::shared_ptr<blob::Drive> Service::Impl::OwnedDriveOf(Context& ctx, const std
     SendError(ctx, Error::AccessDenied());
     return nullptr;
   }
+  if (for_write && !(*b)->replica.empty()) {
+    SendError(ctx, Error::AccessDenied("Bucket " + bucket + " is a read-only replica of drive " +
+                                       (*b)->replica + "; write to the node that owns it."));
+    return nullptr;
+  }
   auto drive = DriveOf(**b);
   if (!drive.ok()) {
-    SendError(ctx, Error::InternalError(drive.status().ToString()));
+    SendError(ctx, drive.status().IsNotFound() ? Error::SlowDown(drive.status().message())
+                                               : Error::InternalError(drive.status().ToString()));
     return nullptr;
   }
   if (out) *out = **b;

@@ -55,6 +55,22 @@ class Service {
 
   void Handle(http::Request& req, http::ResponseWriter& w);
 
+  // Makes `bucket`, owned by `owner`, a read-only replica of the drive whose
+  // db log has key `db_key` (a log this node follows): GET, HEAD and listing
+  // read the replica, and every write is refused. OK if it already is;
+  // AlreadyExists if the name is taken; InvalidArgument for a bad name.
+  Status AddReplica(std::string_view bucket, std::string_view owner, const log::Key& db_key);
+
+  // Every bucket, with the key of its drive's db log: what another node
+  // follows to replicate it (`shoal follow KEY --bucket NAME`).
+  struct BucketSummary {
+    std::string name;
+    std::string owner;
+    std::string key;  // hex; empty for a bucket not written to yet
+    bool replica = false;
+  };
+  Result<std::vector<BucketSummary>> Buckets();
+
  private:
   struct Impl;
   explicit Service(std::unique_ptr<Impl> impl);

@@ -1,0 +1,150 @@
+// Two and three Shoal nodes on loopback: a bucket written on A is followed
+// by B and C; they serve its objects to the aws-cli from their verified
+// copies and refuse writes to them; with A killed they still serve; A comes
+// back and they take its new writes; C, killed while A writes, catches up
+// what it missed when it restarts.
+'use strict'
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const crypto = require('node:crypto')
+const fs = require('node:fs')
+const path = require('node:path')
+const { spawnSync } = require('node:child_process')
+const shoal = require('../shoal.js')
+
+const AWS = '/usr/bin/aws'
+
+function clientEnv (home, endpoint) {
+  const keys = JSON.parse(shoal.ok(home, ['credentials', '--json']))
+  const { AWS_CA_BUNDLE, ...inherited } = process.env
+  return {
+    ...inherited,
+    AWS_ACCESS_KEY_ID: keys.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    S3_ENDPOINT: endpoint
+  }
+}
+
+function aws (env, args, { allowFail } = {}) {
+  const r = spawnSync(AWS, ['--endpoint-url', env.S3_ENDPOINT, ...args], { env, maxBuffer: 1 << 30 })
+  if (r.error) throw r.error
+  const out = { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() }
+  if (!allowFail && out.code !== 0) throw new Error(`aws ${args.join(' ')}: ${out.stderr}`)
+  return out
+}
+
+async function poll (fn, what, ms = 60000) {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const v = await fn()
+    if (v) return v
+    if (Date.now() > deadline) throw new Error('timed out: ' + what)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+// GET through the aws-cli; the bytes, or null while the object is not there.
+function get (env, bucket, key, dir) {
+  const file = path.join(dir, 'got-' + crypto.randomBytes(4).toString('hex'))
+  const r = aws(env, ['s3', 'cp', `s3://${bucket}/${key}`, file, '--only-show-errors'], { allowFail: true })
+  if (r.code !== 0) return null
+  const data = fs.readFileSync(file)
+  fs.rmSync(file)
+  return data
+}
+
+test('a bucket replicated over three nodes', async () => {
+  const dir = shoal.tempHome()
+  const homes = { a: path.join(dir, 'a'), b: path.join(dir, 'b'), c: path.join(dir, 'c') }
+  const nodes = {}
+  const objects = {}
+  const stop = async (name, signal = 'SIGTERM') => {
+    nodes[name].child.kill(signal)
+    await shoal.waitExit(nodes[name].child)
+    delete nodes[name]
+  }
+  try {
+    // A: the owner, with a bucket of a few objects, one of 5 MiB.
+    nodes.a = await shoal.serve(homes.a)
+    const envA = clientEnv(homes.a, nodes.a.s3)
+    aws(envA, ['s3', 'mb', 's3://photos'])
+    const put = (env, name, data) => {
+      const file = path.join(dir, 'put-' + name.replace(/\//g, '_'))
+      fs.writeFileSync(file, data)
+      aws(env, ['s3', 'cp', file, `s3://photos/${name}`, '--only-show-errors'])
+      objects[name] = data
+    }
+    put(envA, 'small.txt', Buffer.from('hello from A'))
+    put(envA, 'big.bin', crypto.randomBytes(5 << 20))
+    put(envA, 'dir/one.txt', Buffer.from('one'))
+    const bucket = JSON.parse(shoal.ok(homes.a, ['buckets', '--json'])).find((b) => b.name === 'photos')
+    assert.match(bucket.key, /^[0-9a-f]{64}$/)
+
+    // B follows it from A; C from both.
+    nodes.b = await shoal.serve(homes.b, ['--peer', nodes.a.peer])
+    nodes.c = await shoal.serve(homes.c, ['--peer', nodes.a.peer, '--peer', nodes.b.peer])
+    shoal.ok(homes.b, ['follow', bucket.key, '--bucket', 'photos'])
+    shoal.ok(homes.c, ['follow', bucket.key, '--bucket', 'photos'])
+    const envB = clientEnv(homes.b, nodes.b.s3)
+    const envC = clientEnv(homes.c, nodes.c.s3)
+    for (const [env, name] of [[envB, 'B'], [envC, 'C']]) {
+      for (const [key, data] of Object.entries(objects)) {
+        await poll(() => {
+          const got = get(env, 'photos', key, dir)
+          return got && got.equals(data)
+        }, `${name} serves ${key}`)
+      }
+    }
+    const listed = aws(envB, ['s3api', 'list-objects-v2', '--bucket', 'photos'])
+    assert.deepEqual(JSON.parse(listed.stdout).Contents.map((o) => o.Key).sort(), Object.keys(objects).sort())
+    const replicaBuckets = JSON.parse(shoal.ok(homes.b, ['buckets', '--json']))
+    assert.deepEqual(replicaBuckets, [{ name: 'photos', owner: 'owner', key: bucket.key, replica: true }])
+
+    // Writes to a replica are refused with S3's AccessDenied.
+    const file = path.join(dir, 'refused')
+    fs.writeFileSync(file, 'nope')
+    const refused = aws(envB, ['s3', 'cp', file, 's3://photos/refused'], { allowFail: true })
+    assert.notEqual(refused.code, 0)
+    assert.match(refused.stderr, /AccessDenied/)
+    const del = aws(envB, ['s3', 'rm', 's3://photos/small.txt'], { allowFail: true })
+    assert.match(del.stderr, /AccessDenied/)
+
+    // A is killed: B and C still serve every object.
+    await stop('a', 'SIGKILL')
+    for (const env of [envB, envC]) {
+      for (const [key, data] of Object.entries(objects)) assert.ok(get(env, 'photos', key, dir).equals(data))
+    }
+
+    // A comes back and writes; B and C take the new object.
+    nodes.a = await shoal.serve(homes.a, ['--peer', nodes.b.peer, '--peer', nodes.c.peer])
+    const envA2 = clientEnv(homes.a, nodes.a.s3)
+    put(envA2, 'after-restart.txt', Buffer.from('A is back'))
+    for (const [env, name] of [[envB, 'B'], [envC, 'C']]) {
+      await poll(() => {
+        const got = get(env, 'photos', 'after-restart.txt', dir)
+        return got && got.toString() === 'A is back'
+      }, `${name} got the write A made after its restart`)
+    }
+
+    // C is killed; A writes more; C restarts and catches up what it missed.
+    await stop('c', 'SIGKILL')
+    put(envA2, 'while-c-was-down.bin', crypto.randomBytes(300000))
+    nodes.c = await shoal.serve(homes.c, ['--peer', nodes.a.peer])
+    const envC2 = clientEnv(homes.c, nodes.c.s3)
+    await poll(() => {
+      const got = get(envC2, 'photos', 'while-c-was-down.bin', dir)
+      return got && got.equals(objects['while-c-was-down.bin'])
+    }, 'C caught up')
+    const peers = JSON.parse(shoal.ok(homes.c, ['peers', '--json']))
+    const following = peers.logs.filter((l) => l.following)
+    assert.equal(following.length, 2) // the drive's db and blobs logs
+    for (const l of following) assert.equal(l.storedBlocks, l.length)
+  } finally {
+    for (const name of Object.keys(nodes)) await stop(name)
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
