@@ -103,7 +103,7 @@ int Fetch(const std::string& dir, const std::string& key_hex, uint16_t port) {
     }
     if (synced && remote > 0 && (*log)->length() >= remote && (*log)->contiguous_length() == remote) break;
     if (SecondsSince(start) > 600) return Fail(Status::IOError("timed out"));
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   double seconds = SecondsSince(start);
   network.reset();

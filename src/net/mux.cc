@@ -223,7 +223,10 @@ Status Mux::SendControl(uint64_t type, uint64_t value) {
 }
 
 Status Mux::SendFrame(uint64_t local_id, uint64_t type, ByteView payload) {
-  if (corked_ > 0) {
+  if (corked_ > 0 && payload.size() >= kBatchFlush) {
+    // Too big to wait in a batch: what is batched goes first, then this.
+    SHOAL_RETURN_IF_ERROR(FlushBatch());
+  } else if (corked_ > 0) {
     if (batch_.empty()) {
       enc::Encoder e;
       e.Uint(0);
@@ -245,7 +248,7 @@ Status Mux::SendFrame(uint64_t local_id, uint64_t type, ByteView payload) {
     Bytes head = e.Take();
     batch_.insert(batch_.end(), head.begin(), head.end());
     batch_.insert(batch_.end(), payload.begin(), payload.end());
-    if (batch_.size() >= kMaxBatch) return FlushBatch();
+    if (batch_.size() >= kBatchFlush) return FlushBatch();
     return Status::OK();
   }
   enc::Encoder e(payload.size() + 18);

@@ -24,8 +24,11 @@
 // connection.
 //
 // Sending goes through the `send` function given at construction, one
-// call per frame. Cork/Uncork gather the frames sent in between into one
-// batch frame (as protomux's cork does), capped at 8 MiB per batch.
+// call per frame. Cork/Uncork gather the frames sent in between into batch
+// frames (as protomux's cork does). A batch is sent once it reaches
+// kBatchFlush bytes, and a message of that size or more goes out on its
+// own, so large messages (block data) are never held back to travel in one
+// big frame that the receiver must take whole before it can use any of it.
 //
 // Not thread-safe: one per connection, used from one thread (or strand).
 #pragma once
@@ -90,7 +93,7 @@ class Channel {
 class Mux {
  public:
   static constexpr size_t kMaxChannels = 65536;
-  static constexpr size_t kMaxBatch = 8 << 20;
+  static constexpr size_t kBatchFlush = 64 << 10;
 
   using SendFn = std::function<Status(ByteView frame)>;
   using PairFn = std::function<void(std::string_view protocol, const std::optional<Bytes>& id)>;

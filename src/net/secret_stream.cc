@@ -112,15 +112,19 @@ Status SecretStream::Receive(ByteView data,
         continue;
       }
     }
-    // Gather a frame across reads: its length first, then its bytes.
-    size_t want = in_.size() < 3 ? 3 : 3 + GetUint24(in_.data());
+    // Gather a frame across reads: its length first, then its bytes, in a
+    // buffer kept from frame to frame (no allocation per frame).
+    size_t want = 3;
+    if (in_.size() >= 3) {
+      want = 3 + GetUint24(in_.data());
+      if (in_.capacity() < want) in_.reserve(want);
+    }
     size_t take = std::min(want - in_.size(), data.size());
     in_.insert(in_.end(), data.begin(), data.begin() + take);
     data = data.subspan(take);
     if (in_.size() >= 3 && in_.size() == 3 + GetUint24(in_.data())) {
-      Bytes frame = std::move(in_);
+      st = OnFrame(ByteView(in_).subspan(3), on_message);
       in_.clear();
-      st = OnFrame(ByteView(frame).subspan(3), on_message);
     }
   }
   if (!st.ok()) failed_ = true;
