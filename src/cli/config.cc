@@ -23,7 +23,8 @@ Status LoadConfig(const std::string& path, ServeConfig* config) {
                                    std::string(e.description()));
   }
   for (auto& [section, value] : root) {
-    if ((section.str() != "s3" && section.str() != "peer") || !value.is_table()) {
+    if ((section.str() != "s3" && section.str() != "peer" && section.str() != "discovery") ||
+        !value.is_table()) {
       return Status::InvalidArgument(path + ": " + Where(value.source()) + ": unknown section [" +
                                      std::string(section.str()) + "]");
     }
@@ -73,6 +74,32 @@ Status LoadConfig(const std::string& path, ServeConfig* config) {
         }
       } else {
         return Status::InvalidArgument(path + ": " + Where(value.source()) + ": unknown key peer." + k);
+      }
+    }
+  }
+  if (const toml::table* d = root["discovery"].as_table()) {
+    for (auto& [key, value] : *d) {
+      const std::string k(key.str());
+      const std::string at = path + ": " + Where(value.source()) + ": discovery." + k;
+      if (k == "dht") {
+        auto v = value.value<std::string>();
+        if (!v) return Status::InvalidArgument(at + " must be a string");
+        config->dht_listen = *v;
+      } else if (k == "bootstrap") {
+        const toml::array* a = value.as_array();
+        if (!a) return Status::InvalidArgument(at + " must be an array of strings");
+        config->dht_bootstrap.clear();
+        for (auto& e : *a) {
+          auto v = e.value<std::string>();
+          if (!v) return Status::InvalidArgument(at + " must be an array of strings");
+          config->dht_bootstrap.push_back(*v);
+        }
+      } else if (k == "lan") {
+        auto v = value.value<bool>();
+        if (!v) return Status::InvalidArgument(at + " must be true or false");
+        config->lan = *v;
+      } else {
+        return Status::InvalidArgument(path + ": " + Where(value.source()) + ": unknown key discovery." + k);
       }
     }
   }

@@ -11,6 +11,11 @@
 //   listen = "127.0.0.1:7300"         # where other nodes and JS peers connect
 //   peers = ["10.0.0.2:7300"]         # nodes to keep connected to
 //
+//   [discovery]
+//   dht = "0.0.0.0:4222"              # run a DHT node here (UDP); off by default
+//   bootstrap = ["bootstrap.jami.net:4222"]  # DHT nodes to join through
+//   lan = true                        # multicast discovery on the LAN; off by default
+//
 // An unknown section or key is an error, so that a typo does not pass
 // silently for a default.
 #pragma once
@@ -28,6 +33,9 @@ struct ServeConfig {
   s3::ServiceOptions s3;
   std::string peer_listen = "127.0.0.1:7300";
   std::vector<std::string> peers;
+  std::string dht_listen;  // empty: no DHT
+  std::vector<std::string> dht_bootstrap;
+  bool lan = false;
 };
 
 // Reads the TOML file at `path` over the defaults in `config`. NotFound if

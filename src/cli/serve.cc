@@ -44,7 +44,9 @@ bool ParseAddress(const std::string& addr, std::string* host, uint16_t* port) {
 
 int Serve(const std::vector<std::string>& args, Home& home) {
   std::optional<std::string> s3_addr, peer_addr, config_path;
-  std::vector<std::string> peer_flags;
+  std::vector<std::string> peer_flags, bootstrap_flags;
+  std::optional<std::string> dht_addr;
+  bool lan_flag = false;
   for (size_t i = 0; i < args.size(); i++) {
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") {
@@ -55,7 +57,10 @@ int Serve(const std::vector<std::string>& args, Home& home) {
                    "  --listen-s3 ADDR     the S3 API (default 127.0.0.1:9000; port 0: any free port)\n"
                    "  --listen-peer ADDR   replication with other nodes and JS peers\n"
                    "                       (default 127.0.0.1:7300; port 0: any free port)\n"
-                   "  --peer ADDR          a node to keep connected to (repeatable)\n";
+                   "  --peer ADDR          a node to keep connected to (repeatable)\n"
+                   "  --dht ADDR           run a DHT node here (UDP) to announce and find logs\n"
+                   "  --dht-bootstrap ADDR a DHT node to join through (repeatable)\n"
+                   "  --lan                find nodes on the LAN by multicast\n";
       return kExitOk;
     }
     if (a == "--listen-s3" && i + 1 < args.size()) {
@@ -70,6 +75,16 @@ int Serve(const std::vector<std::string>& args, Home& home) {
       peer_flags.push_back(args[++i]);
     } else if (a.rfind("--peer=", 0) == 0) {
       peer_flags.push_back(a.substr(7));
+    } else if (a == "--dht" && i + 1 < args.size()) {
+      dht_addr = args[++i];
+    } else if (a.rfind("--dht=", 0) == 0) {
+      dht_addr = a.substr(6);
+    } else if (a == "--dht-bootstrap" && i + 1 < args.size()) {
+      bootstrap_flags.push_back(args[++i]);
+    } else if (a.rfind("--dht-bootstrap=", 0) == 0) {
+      bootstrap_flags.push_back(a.substr(16));
+    } else if (a == "--lan") {
+      lan_flag = true;
     } else if (a == "--config" && i + 1 < args.size()) {
       config_path = args[++i];
     } else if (a.rfind("--config=", 0) == 0) {
@@ -114,6 +129,29 @@ int Serve(const std::vector<std::string>& args, Home& home) {
       peering_options.peers.push_back(*ep);
     }
     peering_options.follows_path = home.follows_path();
+    if (dht_addr) config.dht_listen = *dht_addr;
+    if (!config.dht_listen.empty()) {
+      auto dht = net::ParseEndpoint(config.dht_listen);
+      if (!dht.ok()) {
+        std::cerr << "shoal: serve: --dht: " << dht.status().message() << "\n";
+        return kExitUsage;
+      }
+      peering_options.discovery.dht_listen = *dht;
+    }
+    std::vector<std::string> bootstrap = config.dht_bootstrap;
+    bootstrap.insert(bootstrap.end(), bootstrap_flags.begin(), bootstrap_flags.end());
+    for (const auto& b : bootstrap) {
+      auto ep = net::ParseEndpoint(b);
+      if (!ep.ok()) {
+        std::cerr << "shoal: serve: --dht-bootstrap: " << ep.status().message() << "\n";
+        return kExitUsage;
+      }
+      peering_options.discovery.dht_bootstrap.push_back(*ep);
+    }
+    if (!bootstrap.empty() && !peering_options.discovery.dht_listen) {
+      peering_options.discovery.dht_listen = net::Endpoint{"0.0.0.0", 0};
+    }
+    peering_options.discovery.lan = config.lan || lan_flag;
   }
 
   // Diagnostics go to stderr; stdout has the listener lines.
@@ -189,6 +227,8 @@ int Serve(const std::vector<std::string>& args, Home& home) {
   endpoints["s3"] = s3_url;
   endpoints["peer"] = peer_address;
   endpoints["peerKey"] = peer_key;
+  std::optional<net::Endpoint> dht = (*peering)->dht_endpoint();
+  if (dht) endpoints["dht"] = dht->ToString();
   endpoints["control"] = "unix:" + home.socket_path();
   {
     std::ofstream f(home.endpoints_path() + ".tmp");
@@ -200,6 +240,7 @@ int Serve(const std::vector<std::string>& args, Home& home) {
             << "store " << home.db_path() << "\n"
             << "s3 " << s3_url << "\n"
             << "peer " << peer_address << " " << peer_key << "\n"
+            << (dht ? "dht " + dht->ToString() + "\n" : std::string())
             << "control unix:" << home.socket_path() << "\n"
             << std::flush;
 

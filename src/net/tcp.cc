@@ -180,6 +180,11 @@ void Connection::Impl::Teardown(const std::shared_ptr<Connection>& self, const S
 
 void Connection::Impl::MaybeOpen(const std::shared_ptr<Connection>& self) {
   if (opened || closing || !stream.handshake_complete()) return;
+  if (stream.remote_public_key() == net->identity.public_key) {
+    // A node that dialled an address of its own (say, found through discovery).
+    self->Close(Status::Aborted("connected to itself"));
+    return;
+  }
   opened = true;
   if (net->cb.on_open) net->cb.on_open(self);
 }

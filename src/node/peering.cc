@@ -45,6 +45,16 @@ Result<std::unique_ptr<Peering>> Peering::Start(log::Store* store, const Peering
   if (options.listen) {
     SHOAL_ASSIGN_OR_RETURN(p->endpoint_, p->network_->Listen(*options.listen));
   }
+  if (options.discovery.dht_listen || options.discovery.lan) {
+    discovery::Options d = options.discovery;
+    d.peer_port = p->endpoint_ ? p->endpoint_->port : 0;
+    d.node_key = p->identity_.public_key;
+    Peering* raw = p.get();
+    SHOAL_ASSIGN_OR_RETURN(p->discovery_, discovery::Discovery::Start(d, [raw](const discovery::Found& f) {
+                             raw->OnFound(f);
+                           }));
+    p->AnnounceAll();
+  }
   for (const auto& [key, drive] : keys) SHOAL_RETURN_IF_ERROR(p->FollowLog(key, drive).status());
   for (const net::Endpoint& peer : options.peers) p->AddPeer(peer);
   return p;
@@ -52,6 +62,7 @@ Result<std::unique_ptr<Peering>> Peering::Start(log::Store* store, const Peering
 
 Peering::~Peering() {
   stopping_ = true;
+  discovery_.reset();
   // No notification may reach the network once it is gone.
   std::map<std::string, std::pair<std::shared_ptr<log::Log>, uint64_t>> watches;
   {
@@ -81,6 +92,10 @@ Result<std::shared_ptr<log::Log>> Peering::FollowLog(const log::Key& key, bool d
     }
   }
   replicator_->Follow(log);
+  if (discovery_) {
+    discovery_->Announce(log->discovery_key());
+    discovery_->Lookup(log->discovery_key());
+  }
   if (drive) {
     std::weak_ptr<log::Log> weak = log;
     bool watching;
@@ -113,7 +128,39 @@ void Peering::MaybeFollowBlobs(const std::shared_ptr<log::Log>& db) {
     if (!blobs_followed_.insert(ToHex(db->key())).second) return;
   }
   auto blobs = store_->OpenLogByKey(blob::ContentKey(*manifest, db->key()), /*create=*/true);
-  if (blobs.ok()) replicator_->Follow(*blobs);
+  if (!blobs.ok()) return;
+  replicator_->Follow(*blobs);
+  if (discovery_) {
+    discovery_->Announce((*blobs)->discovery_key());
+    discovery_->Lookup((*blobs)->discovery_key());
+  }
+}
+
+std::optional<net::Endpoint> Peering::dht_endpoint() const {
+  return discovery_ ? discovery_->dht_endpoint() : std::nullopt;
+}
+
+void Peering::OnFound(const discovery::Found& found) {
+  if (stopping_) return;
+  // Our own announcement, seen from the DHT.
+  if (endpoint_ && found.endpoint.port == endpoint_->port &&
+      (found.endpoint.host == endpoint_->host || found.endpoint.host == "127.0.0.1" ||
+       found.endpoint.host == "::1")) {
+    return;
+  }
+  AddPeer(found.endpoint);
+}
+
+void Peering::AnnounceAll() {
+  if (stopping_ || !discovery_) return;
+  auto names = store_->ListNames();
+  if (names.ok()) {
+    for (const auto& name : *names) {
+      auto log = store_->GetLog(name);
+      if (log.ok()) discovery_->Announce((*log)->discovery_key());
+    }
+  }
+  network_->RunAfter(std::chrono::seconds(60), [this] { AnnounceAll(); });
 }
 
 std::vector<std::string> Peering::follows() const {

@@ -13,6 +13,10 @@
 //    log's key, has arrived.
 //  * Static peers: `AddPeer(endpoint)` dials the peer and dials again after
 //    1, 2, 4 … 30 s whenever the dial fails or the connection ends.
+//  * Discovery (discovery/discovery.h), when configured: the node announces
+//    on the DHT the discovery key of every log it has (names listed again
+//    every minute) and of every log it follows, looks up the ones it
+//    follows, and dials every node found there or on the LAN as a peer.
 //
 // Thread safety: all methods may be called from any thread.
 #pragma once
@@ -26,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "discovery/discovery.h"
 #include "log/store.h"
 #include "net/tcp.h"
 #include "repl/replicator.h"
@@ -40,6 +45,8 @@ struct PeeringOptions {
   // The follows file; empty: follows are not remembered.
   std::string follows_path;
   int threads = 2;
+  // DHT and LAN discovery (peer_port and node_key are filled in).
+  discovery::Options discovery;
 };
 
 // The peer identity a store's seed gives.
@@ -62,6 +69,9 @@ class Peering {
   // Keeps a connection to `peer` (once per endpoint).
   void AddPeer(const net::Endpoint& peer);
 
+  // The DHT node's endpoint, when one runs.
+  std::optional<net::Endpoint> dht_endpoint() const;
+
   // Keys followed, in hex.
   std::vector<std::string> follows() const;
   std::vector<repl::PeerInfo> Peers() const { return replicator_->Peers(); }
@@ -72,6 +82,9 @@ class Peering {
  private:
   Peering(log::Store* store, const PeeringOptions& options);
   void Dial(const net::Endpoint& peer, int attempt);
+  void OnFound(const discovery::Found& found);
+  // Announces every named log, and again every minute.
+  void AnnounceAll();
   Result<std::shared_ptr<log::Log>> FollowLog(const log::Key& key, bool drive);
   // Follows the drive's blobs log once its db log has a manifest.
   void MaybeFollowBlobs(const std::shared_ptr<log::Log>& db);
@@ -82,6 +95,7 @@ class Peering {
   const crypto::KeyPair identity_;
   std::unique_ptr<repl::Replicator> replicator_;
   std::unique_ptr<net::Network> network_;
+  std::unique_ptr<discovery::Discovery> discovery_;
   std::optional<net::Endpoint> endpoint_;
   std::atomic<bool> stopping_{false};
 
