@@ -66,13 +66,15 @@ function serve (home, args = []) {
         clearTimeout(timer)
         const s3 = /^s3 (\S+)$/m.exec(out)
         const peer = /^peer (\S+) (\S+)$/m.exec(out)
+        const dht = /^dht (\S+)$/m.exec(out)
         resolve({
           child,
           output: () => out,
           errors: () => err,
           s3: s3 ? s3[1] : null,
           peer: peer ? peer[1] : null,
-          peerKey: peer ? peer[2] : null
+          peerKey: peer ? peer[2] : null,
+          dht: dht ? dht[1] : null
         })
       }
     })

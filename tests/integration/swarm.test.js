@@ -148,3 +148,35 @@ test('a bucket replicated over three nodes', async () => {
     fs.rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('a follower finds the writer through the DHT, with no peer given', async () => {
+  const dir = shoal.tempHome()
+  const homes = { a: path.join(dir, 'a'), b: path.join(dir, 'b'), c: path.join(dir, 'c') }
+  const nodes = []
+  try {
+    // B is only a DHT node the others join through.
+    const b = await shoal.serve(homes.b, ['--dht', '127.0.0.1:0'])
+    nodes.push(b)
+    assert.match(b.dht, /^127\.0\.0\.1:\d+$/)
+    shoal.ok(homes.a, ['log', 'append', 'diary', 'monday', 'tuesday'])
+    const key = JSON.parse(shoal.ok(homes.a, ['log', 'info', 'diary', '--json'])).key
+    nodes.push(await shoal.serve(homes.a, ['--dht', '127.0.0.1:0', '--dht-bootstrap', b.dht]))
+    nodes.push(await shoal.serve(homes.c, ['--dht', '127.0.0.1:0', '--dht-bootstrap', b.dht]))
+    shoal.ok(homes.c, ['follow', key])
+    await poll(() => {
+      const info = JSON.parse(shoal.ok(homes.c, ['log', 'info', key, '--json']))
+      return info.length === 2 && info.contiguousLength === 2
+    }, 'C found A on the DHT and downloaded the log')
+    assert.equal(shoal.ok(homes.c, ['log', 'get', key, '1']), 'tuesday')
+    // Live, too.
+    shoal.ok(homes.a, ['log', 'append', 'diary', 'wednesday'])
+    await poll(() => JSON.parse(shoal.ok(homes.c, ['log', 'info', key, '--json'])).contiguousLength === 3,
+      'the append reached C')
+  } finally {
+    for (const n of nodes) {
+      n.child.kill('SIGTERM')
+      await shoal.waitExit(n.child)
+    }
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
