@@ -19,6 +19,7 @@
 // Run from the repository root so that node_modules resolves. Flags:
 // --only=PREFIX, --scale=F, as in kv_bench.cc.
 'use strict'
+const { rng, now } = require('./bench_util.js')
 
 const childProcess = require('child_process')
 const fs = require('fs')
@@ -40,17 +41,6 @@ const KEY_SEED = 11
 const VALUE_SEED = 12
 const ORDER_SEED = 13
 
-// Marsaglia's xorshift32, as in kv_bench.cc.
-function rng (seed) {
-  let x = seed >>> 0
-  return function next () {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    x >>>= 0
-    return x
-  }
-}
 
 function makeItems (count, size, seed) {
   const next = rng(seed)
@@ -74,9 +64,6 @@ function makeData (c) {
   return { keys, values, order }
 }
 
-function now () {
-  return Number(process.hrtime.bigint()) / 1e9
-}
 
 // A fresh corestore in its own temporary directory, with a hyperbee on one core.
 async function createFixture () {

@@ -11,6 +11,7 @@
 // generator and seeds as log_bench.cc. Run from the repository root so that
 // node_modules resolves. Flags: --only=PREFIX, --scale=F, as in log_bench.cc.
 'use strict'
+const { rng, now } = require('./bench_util.js')
 
 const fs = require('fs')
 const os = require('os')
@@ -30,17 +31,6 @@ const SMALL_SEED = 1
 const INDEX_SEED = 2
 const LARGE_SEED = 3
 
-// Marsaglia's xorshift32, as in log_bench.cc.
-function rng (seed) {
-  let x = seed >>> 0
-  return function next () {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    x >>>= 0
-    return x
-  }
-}
 
 // `count` distinct blocks of `size` bytes, filled with little-endian words.
 function makePool (count, size, seed) {
@@ -54,9 +44,6 @@ function makePool (count, size, seed) {
   return pool
 }
 
-function now () {
-  return Number(process.hrtime.bigint()) / 1e9
-}
 
 // A fresh corestore in its own temporary directory with one writable core.
 async function createFixture () {

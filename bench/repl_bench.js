@@ -7,24 +7,11 @@
 //   node repl_bench.js serve DIR             prints "PORT KEY"; serves until stdin closes
 //   node repl_bench.js fetch DIR KEY PORT    downloads KEY; prints {"seconds","bytes","blocks","tree_hash"}
 'use strict'
+const { rng, now } = require('./bench_util.js')
 const net = require('node:net')
 const Corestore = require('corestore')
 
-// Marsaglia's xorshift32, as in bench_util.h: the same block bytes as Shoal's.
-function rng (seed) {
-  let x = seed >>> 0
-  return function next () {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    x >>>= 0
-    return x
-  }
-}
 
-function now () {
-  return Number(process.hrtime.bigint()) / 1e9
-}
 
 async function seed (dir, count, size) {
   const store = new Corestore(dir)

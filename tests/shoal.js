@@ -93,4 +93,48 @@ function waitExit (child) {
   })
 }
 
-module.exports = { BIN, run, ok, okAsync, tempHome, serve, waitExit }
+// Debian's aws-cli: /usr/bin/aws (the one on PATH may be a shim without botocore).
+const AWS = '/usr/bin/aws'
+
+// The keys of the owner (or of `user`) of `home`, as the environment an S3
+// client reads, for the S3 API at `endpoint`.
+function clientEnv (home, endpoint, user) {
+  const args = user ? ['credentials', '--user', user, '--json'] : ['credentials', '--json']
+  const keys = JSON.parse(ok(home, args))
+  // The endpoint is plain HTTP on loopback: no CA bundle applies (rclone
+  // refuses to start with one set for a plain transport).
+  const { AWS_CA_BUNDLE, ...inherited } = process.env
+  return {
+    ...inherited,
+    AWS_ACCESS_KEY_ID: keys.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    S3_ENDPOINT: endpoint
+  }
+}
+
+// Runs the aws-cli against env.S3_ENDPOINT; throws on failure unless `allowFail`.
+function aws (env, args, { input, allowFail } = {}) {
+  const r = spawnSync(AWS, ['--endpoint-url', env.S3_ENDPOINT, ...args], { env, input, maxBuffer: 1 << 30 })
+  if (r.error) throw r.error
+  const out = { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() }
+  if (!allowFail && out.code !== 0) throw new Error(`aws ${args.join(' ')}: ${out.stderr}`)
+  return out
+}
+
+// Calls `fn` (which may be async) every 25 ms until it returns something
+// truthy, and returns that; throws 'timed out: WHAT' after `ms`.
+async function poll (fn, what, ms = 60000) {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const v = await fn()
+    if (v) return v
+    if (Date.now() > deadline) throw new Error('timed out: ' + what)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+module.exports = { BIN, AWS, run, ok, okAsync, tempHome, serve, waitExit, clientEnv, aws, poll }

@@ -329,6 +329,10 @@ class Runner {
     if (!log.ok() && log.status().IsNotFound() && create) log = home_.store().OpenLog(name);
     if (!log.ok()) return log.status();
     if (create) SHOAL_RETURN_IF_ERROR(NotServiceLog(**log));
+    if (create && !(*log)->writable()) {
+      return Status::ReadOnly("database " + ToHex((*log)->key()) +
+                              " is a read-only replica; write to it on the node that owns it");
+    }
     return std::make_unique<kv::Bee>(*log);
   }
 

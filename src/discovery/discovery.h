@@ -16,7 +16,7 @@
 //
 // The DHT hash of a discovery key is the SHA-1 (OpenDHT's InfoHash) of
 // "shoal/discovery" || discovery key, so the public topic is not the
-// discovery key itself. docs/protocols/replication.md §8 has the details.
+// discovery key itself. src/discovery/README.md has the details.
 //
 // Thread safety: all methods may be called from any thread. This header does
 // not include OpenDHT.

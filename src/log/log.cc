@@ -201,6 +201,11 @@ Status Log::UseWriterLayout() {
   return Status::OK();
 }
 
+bool Log::compat() const {
+  std::lock_guard lock(mu_);
+  return verifier_ && verifier_->compat();
+}
+
 std::optional<Manifest> Log::manifest() const {
   std::lock_guard lock(mu_);
   if (!verifier_) return std::nullopt;
@@ -815,8 +820,13 @@ Status Log::ApplyProofImpl(const Proof& proof) {
   if (key_pair_) return Status::InvalidArgument("the writer of a log does not take proofs of it");
   std::optional<Verifier> learnt;
   if (!verifier_) {
-    if (!proof.manifest) return Status::VerificationFailed("the log's manifest is not known yet");
-    SHOAL_ASSIGN_OR_RETURN(learnt, Verifier::Create(key_, *proof.manifest));
+    // Without a manifest, the key must be a compat key (a v10 core's), as JS
+    // assumes: its signatures then show whether it is.
+    if (proof.manifest) {
+      SHOAL_ASSIGN_OR_RETURN(learnt, Verifier::Create(key_, *proof.manifest));
+    } else {
+      learnt = Verifier::Compat(key_);
+    }
   }
   const Verifier& verifier = verifier_ ? *verifier_ : *learnt;
   SHOAL_ASSIGN_OR_RETURN(VerifiedProof verified, VerifyProof(state_, *reader_, proof, verifier));

@@ -85,6 +85,8 @@ class Log {
   bool encrypted() const { return encryption_.has_value(); }
   // nullopt until a replica has learnt the manifest from a peer.
   std::optional<Manifest> manifest() const;
+  // A compat log (a v10 core's: key = public key, no manifest on the wire).
+  bool compat() const;
 
   uint64_t length() const;
   uint64_t byte_length() const;

@@ -166,7 +166,7 @@ Status Mux::OnOpenMessage(enc::Decoder& d) {
   std::optional<Bytes> id;
   if (!id_bytes.empty()) id = Bytes(id_bytes.begin(), id_bytes.end());
 
-  if (remote_id == 0) return SendControl(kReject, 0);  // the control channel cannot be opened
+  if (remote_id == 0) return Status::OK();  // the control channel cannot be opened: ignored
   if (remote_id == remote_.size() + 1) remote_.push_back(nullptr);
   if (remote_id > remote_.size() || remote_[remote_id - 1] != nullptr) {
     return Status::Malformed("protomux: an open on a channel id already in use");

@@ -6,7 +6,7 @@
 //   0 sync, 1 request, 2 cancel, 3 data, 4 noData, 5 want, 6 unwant,
 //   7 bitfield, 8 range, 9 extension.
 // `data` is log::Proof (log/proof.h, EncodeProof/DecodeProof). Byte layouts
-// are in docs/protocols/replication.md §3. As in JS, decoders ignore bytes
+// are in docs/protocols/replication.md §4.3. As in JS, decoders ignore bytes
 // after a message.
 #pragma once
 

@@ -368,7 +368,7 @@ void Peer::SendSync() {
   m.can_upgrade = CanUpgrade(remote_length_);
   m.uploading = true;
   m.downloading = state_->Downloading();
-  m.has_manifest = log.manifest().has_value();
+  m.has_manifest = log.manifest().has_value() && !log.compat();
   Send(kSync, EncodeSync(m));
   last_sync_length_ = m.length;
   last_sync_fork_ = fork;
@@ -427,10 +427,12 @@ Status Peer::OnWant(ByteView payload) {
   uint64_t contiguous = std::min(log.contiguous_length(), length);
   channel_->mux().Cork();
   if (contiguous > 0) Send(kRange, EncodeRange({false, 0, contiguous}));
-  // What lies past the contiguous part, as bitfield words.
+  // What lies past the contiguous part, as bitfield words (none when
+  // everything is contiguous: a bitfield over the prefix would only make JS
+  // lower its view of it).
   uint64_t start = std::max(m.start, contiguous) & ~uint64_t{31};
   uint64_t end = std::min(m.start + m.length, length);
-  if (start < end) {
+  if (contiguous < length && start < end) {
     Bitfield bits;
     bits.start = start;
     bits.words.assign((end - start + 31) / 32, 0);
@@ -474,7 +476,9 @@ void Peer::OnDrain() {
 
 Status Peer::Serve(const Request& m) {
   log::Log& log = *state_->log;
-  std::optional<log::Manifest> manifest = m.manifest ? log.manifest() : std::nullopt;
+  // A compat log's manifest is never sent, as in JS.
+  std::optional<log::Manifest> manifest =
+      m.manifest && !log.compat() ? log.manifest() : std::nullopt;
   auto not_available = [&] {
     if (manifest) {
       log::Proof only;
@@ -548,7 +552,12 @@ Status Peer::OnData(ByteView payload) {
     state_->NotifyPeers();
     return Status::OK();
   }
-  if (proof.block) state_->FinishRanges();
+  if (proof.block) {
+    state_->FinishRanges();
+    // Tell every peer (this one too): the contiguous length may have grown,
+    // and a range announces it, so readers behind this node can ask.
+    state_->NotifyPeers();
+  }
   Update();
   return Status::OK();
 }
@@ -566,7 +575,10 @@ Status Peer::OnNoData(ByteView payload) {
   } else {
     remote_blocks_.SetRange(req.index, req.index + 1, false);
   }
-  if (m.reason < 3 && ++nodata_[m.reason] >= kMaxNoData) paused_ = true;
+  if ((m.reason == NoData::kNotAvailable || m.reason == NoData::kInvalidRequest) &&
+      ++nodata_[m.reason] >= kMaxNoData) {
+    paused_ = true;
+  }
   state_->NotifyPeers();  // another peer may have it
   return Status::OK();
 }

@@ -9,35 +9,8 @@ const fs = require('node:fs')
 const path = require('node:path')
 const shoal = require('../shoal')
 
-const AWS = '/usr/bin/aws'
+const { clientEnv, aws } = shoal
 const PYTHON = '/usr/bin/python3'
-
-// The owner's keys and a client environment for `home` served at `endpoint`.
-function clientEnv (home, endpoint, user) {
-  const args = user ? ['credentials', '--user', user, '--json'] : ['credentials', '--json']
-  const keys = JSON.parse(shoal.ok(home, args))
-  // The endpoint is plain HTTP on loopback: no CA bundle applies (rclone
-  // refuses to start with one set for a plain transport).
-  const { AWS_CA_BUNDLE, ...inherited } = process.env
-  return {
-    ...inherited,
-    AWS_ACCESS_KEY_ID: keys.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    S3_ENDPOINT: endpoint
-  }
-}
-
-function aws (env, args, { input, allowFail } = {}) {
-  const r = spawnSync(AWS, ['--endpoint-url', env.S3_ENDPOINT, ...args], { env, input, maxBuffer: 1 << 30 })
-  if (r.error) throw r.error
-  const out = { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() }
-  if (!allowFail && out.code !== 0) throw new Error(`aws ${args.join(' ')}: ${out.stderr}`)
-  return out
-}
 
 // Runs a boto3 script; `client` is ready in it, and whatever it prints as its
 // last line is parsed as JSON.

@@ -9,43 +9,9 @@ const assert = require('node:assert/strict')
 const crypto = require('node:crypto')
 const fs = require('node:fs')
 const path = require('node:path')
-const { spawnSync } = require('node:child_process')
 const shoal = require('../shoal.js')
 
-const AWS = '/usr/bin/aws'
-
-function clientEnv (home, endpoint) {
-  const keys = JSON.parse(shoal.ok(home, ['credentials', '--json']))
-  const { AWS_CA_BUNDLE, ...inherited } = process.env
-  return {
-    ...inherited,
-    AWS_ACCESS_KEY_ID: keys.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    S3_ENDPOINT: endpoint
-  }
-}
-
-function aws (env, args, { allowFail } = {}) {
-  const r = spawnSync(AWS, ['--endpoint-url', env.S3_ENDPOINT, ...args], { env, maxBuffer: 1 << 30 })
-  if (r.error) throw r.error
-  const out = { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() }
-  if (!allowFail && out.code !== 0) throw new Error(`aws ${args.join(' ')}: ${out.stderr}`)
-  return out
-}
-
-async function poll (fn, what, ms = 60000) {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > deadline) throw new Error('timed out: ' + what)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
+const { clientEnv, aws, poll } = shoal
 
 // GET through the aws-cli; the bytes, or null while the object is not there.
 function get (env, bucket, key, dir) {
@@ -172,6 +138,38 @@ test('a follower finds the writer through the DHT, with no peer given', async ()
     shoal.ok(homes.a, ['log', 'append', 'diary', 'wednesday'])
     await poll(() => JSON.parse(shoal.ok(homes.c, ['log', 'info', key, '--json'])).contiguousLength === 3,
       'the append reached C')
+  } finally {
+    for (const n of nodes) {
+      n.child.kill('SIGTERM')
+      await shoal.waitExit(n.child)
+    }
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('a followed database answers reads and refuses writes', async () => {
+  const dir = shoal.tempHome()
+  const homes = { a: path.join(dir, 'a'), b: path.join(dir, 'b') }
+  const nodes = []
+  try {
+    const a = await shoal.serve(homes.a)
+    nodes.push(a)
+    shoal.ok(homes.a, ['kv', 'put', 'settings', 'theme', 'dark'])
+    shoal.ok(homes.a, ['kv', 'put', 'settings', 'lang', 'fr'])
+    const key = JSON.parse(shoal.ok(homes.a, ['log', 'info', 'settings', '--json'])).key
+    nodes.push(await shoal.serve(homes.b, ['--peer', a.peer]))
+    shoal.ok(homes.b, ['follow', key])
+    await poll(() => shoal.run(homes.b, ['kv', 'get', key, 'lang']).stdout.toString() === 'fr\n',
+      'B reads the database')
+    const listed = JSON.parse(shoal.ok(homes.b, ['kv', 'ls', key, '--json']))
+    assert.deepEqual(listed.map((e) => [e.key, e.value]), [['lang', 'fr'], ['theme', 'dark']])
+    const refused = shoal.run(homes.b, ['kv', 'put', key, 'theme', 'light'])
+    assert.equal(refused.code, 1)
+    assert.match(refused.stderr, /read-only replica/)
+    // The writer's change arrives; the refused one never existed.
+    shoal.ok(homes.a, ['kv', 'put', 'settings', 'theme', 'light'])
+    await poll(() => shoal.run(homes.b, ['kv', 'get', key, 'theme']).stdout.toString() === 'light\n',
+      'the change reached B')
   } finally {
     for (const n of nodes) {
       n.child.kill('SIGTERM')

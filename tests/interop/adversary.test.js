@@ -10,19 +10,10 @@ const fs = require('node:fs')
 const net = require('node:net')
 const Corestore = require('corestore')
 const shoal = require('../shoal.js')
+
+const { poll } = shoal
 const adversary = require('./adversary.js')
 
-const T = 60000
-
-async function poll (fn, what, ms = T) {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > deadline) throw new Error('timed out: ' + what)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
 
 async function infoAsync (home, nameOrKey) {
   return JSON.parse(await shoal.okAsync(home, ['log', 'info', nameOrKey, '--json']))

@@ -12,6 +12,8 @@ const Corestore = require('corestore')
 const Hyperbee = require('hyperbee')
 const shoal = require('../shoal.js')
 
+const { poll } = shoal
+
 const T = 60000 // per wait
 
 function hostPort (addr) {
@@ -76,16 +78,6 @@ async function withTimeout (promise, what, ms = T) {
     return await Promise.race([promise, timeout])
   } finally {
     clearTimeout(timer)
-  }
-}
-
-async function poll (fn, what, ms = T) {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > deadline) throw new Error('timed out: ' + what)
-    await new Promise((resolve) => setTimeout(resolve, 25))
   }
 }
 
@@ -264,4 +256,70 @@ test('a wrong key is not served, and the connection carries on for the right one
       await js.done()
     }
   })
+})
+
+test('a JS reader reads a JS log through a Shoal follower, live', async () => {
+  const w = tempStore()
+  const server = await listen(w.store)
+  const home = shoal.tempHome()
+  try {
+    const core = w.store.get({ name: 'relayed' })
+    await core.ready()
+    await core.append([Buffer.from('one'), Buffer.from('two')])
+    const key = core.key.toString('hex')
+    const node = await shoal.serve(home, ['--peer', server.addr])
+    const r = tempStore()
+    try {
+      await shoal.okAsync(home, ['follow', key])
+      await poll(async () => JSON.parse(await shoal.okAsync(home, ['log', 'info', key, '--json'])).contiguousLength === 2,
+        'Shoal has the log')
+      // The reader knows only the Shoal node.
+      const reader = r.store.get({ key: core.key })
+      await reader.ready()
+      const socket = dial(r.store, node.peer)
+      assert.equal((await withTimeout(reader.get(1), 'get 1')).toString(), 'two')
+      await core.append(Buffer.from('three'))
+      assert.equal((await withTimeout(reader.get(2), 'get 2 after the append')).toString(), 'three')
+      socket.destroy()
+    } finally {
+      node.child.kill('SIGTERM')
+      await shoal.waitExit(node.child)
+      await r.done()
+    }
+  } finally {
+    await server.close()
+    await w.done()
+    fs.rmSync(home, { recursive: true, force: true })
+  }
+})
+
+test('a compat-mode JS core (no manifest on the wire) replicates into Shoal', async () => {
+  const Hypercore = require('hypercore')
+  const dir = shoal.tempHome()
+  const home = shoal.tempHome()
+  const core = new Hypercore(dir, { compat: true })
+  const sockets = new Set()
+  const server = net.createServer((socket) => {
+    sockets.add(socket)
+    const stream = core.replicate(false)
+    socket.pipe(stream).pipe(socket)
+    stream.on('error', () => {})
+    socket.on('error', () => {})
+  })
+  try {
+    await core.ready()
+    await core.append([Buffer.from('v10'), Buffer.from('style'), Buffer.from('core')])
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const key = core.key.toString('hex')
+    const out = await shoal.okAsync(home, ['follow', key, '--peer', '127.0.0.1:' + server.address().port, '--timeout', '60'])
+    assert.match(out, /3 blocks/)
+    assert.equal((await shoal.okAsync(home, ['log', 'get', key, '2'])), 'core')
+    assert.match(await shoal.okAsync(home, ['log', 'verify', key]), /^ok 3 blocks/)
+  } finally {
+    for (const s of sockets) s.destroy()
+    server.close()
+    await core.close()
+    fs.rmSync(dir, { recursive: true, force: true })
+    fs.rmSync(home, { recursive: true, force: true })
+  }
 })
