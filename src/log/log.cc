@@ -19,6 +19,7 @@ constexpr uint64_t kMetaManifest = 2;
 constexpr uint64_t kMetaEncrypted = 4;
 constexpr uint64_t kMetaName = 8;
 constexpr uint64_t kMetaSigner = 16;  // the key pair derives from another name
+constexpr uint64_t kMetaReplicaFile = 32;  // a replica's blocks are in its blocks file
 
 Bytes EncodeNodeValue(const Node& n) {
   enc::Encoder e(40);
@@ -201,6 +202,14 @@ Status Log::UseWriterLayout() {
   return Status::OK();
 }
 
+Status Log::UseReplicaFile() {
+  SHOAL_ASSIGN_OR_RETURN(replica_file_, BlockFile::Open(blocks_path_));
+  // Bytes past the last committed locator are a block whose batch never
+  // committed; the next block goes after them.
+  SHOAL_ASSIGN_OR_RETURN(replica_end_, replica_file_->Size());
+  return Status::OK();
+}
+
 bool Log::compat() const {
   std::lock_guard lock(mu_);
   return verifier_ && verifier_->compat();
@@ -264,7 +273,7 @@ Bytes Log::EncodeMeta() const {
   enc::Encoder e(200);
   uint64_t flags = (writer_layout() ? kMetaWritable : 0) | (verifier_ ? kMetaManifest : 0) |
                    (encryption_key_ ? kMetaEncrypted : 0) | (!name_.empty() ? kMetaName : 0) |
-                   (!signer_.empty() ? kMetaSigner : 0);
+                   (!signer_.empty() ? kMetaSigner : 0) | (replica_file_ ? kMetaReplicaFile : 0);
   e.Uint(format::kMetaVersion);
   e.Uint(flags);
   e.Fixed(key_);
@@ -350,6 +359,7 @@ Status Log::Load() {
     }
   }
   if ((flags & kMetaWritable) && !file_) SHOAL_RETURN_IF_ERROR(UseWriterLayout());
+  if ((flags & kMetaReplicaFile) && !replica_file_) SHOAL_RETURN_IF_ERROR(UseReplicaFile());
   if (flags & kMetaEncrypted) encryption_key_ = d.Fixed<32>();
   if (flags & kMetaName) name_ = std::string(d.String());
   if (flags & kMetaSigner) signer_ = std::string(d.String());
@@ -691,7 +701,20 @@ Status Log::Clear(uint64_t start, uint64_t end) {
     end = std::min(end, state_.length);
     if (start >= end) return Status::OK();
     storage::WriteBatch wb;
-    if (!file_) {
+    // A replica's block bytes in its file, to punch out once the batch commits.
+    std::vector<std::pair<uint64_t, uint64_t>> replica_holes;
+    if (replica_file_) {
+      auto it = db_->NewIterator(LogKey(id_, format::kReplicaBlock, start),
+                                 LogKey(id_, format::kReplicaBlock, end));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        enc::Decoder d(it->value());
+        uint64_t offset = d.Uint(), size = d.Uint();
+        if (d.ok()) replica_holes.emplace_back(offset, size);
+      }
+      SHOAL_RETURN_IF_ERROR(it->status());
+      wb.DeleteRange(LogKey(id_, format::kReplicaBlock, start),
+                     LogKey(id_, format::kReplicaBlock, end));
+    } else if (!file_) {
       wb.DeleteRange(LogKey(id_, format::kBlock, start), LogKey(id_, format::kBlock, end));
     }
     // A writer's locators stay (the bitfield says the blocks are gone); only
@@ -709,6 +732,13 @@ Status Log::Clear(uint64_t start, uint64_t end) {
       // Under the lock: an append after a truncate could reuse these bytes.
       return file_->PunchHole(hole_start, hole_end - hole_start)
           .WithContext("blocks cleared, but their space was not reclaimed yet");
+    }
+    if (replica_file_) {
+      for (auto [offset, size] : replica_holes) {
+        SHOAL_RETURN_IF_ERROR(replica_file_->PunchHole(offset, size)
+                                  .WithContext("blocks cleared, but their space was not reclaimed yet"));
+      }
+      return Status::OK();
     }
   }
   // Deleted keys keep their space until compaction rewrites their tables.
@@ -753,6 +783,26 @@ Result<Bytes> Log::GetStoredLocked(uint64_t index) const {
     Bytes block;
     SHOAL_RETURN_IF_ERROR(file_->Read(l.offset, l.size, &block));
     if (Crc32c(block) != l.crc) {
+      return Status::Corruption("block " + Num(index) + " does not match its checksum");
+    }
+    return block;
+  }
+  if (replica_file_) {
+    Status s = db_->Get(LogKey(id_, format::kReplicaBlock, index), &value);
+    if (s.IsNotFound()) {
+      return Status::Corruption("block " + Num(index) + " has no locator in storage");
+    }
+    SHOAL_RETURN_IF_ERROR(s);
+    enc::Decoder d(value);
+    uint64_t offset = d.Uint(), size = d.Uint();
+    uint32_t crc = d.Uint32();
+    if (!d.Finish().ok()) return Status::Corruption("locator of block " + Num(index) + " is unreadable");
+    if (offset > replica_end_ || size > replica_end_ - offset) {
+      return Status::Corruption("locator of block " + Num(index) + " points past the blocks file");
+    }
+    Bytes block;
+    SHOAL_RETURN_IF_ERROR(replica_file_->Read(offset, size, &block));
+    if (Crc32c(block) != crc) {
       return Status::Corruption("block " + Num(index) + " does not match its checksum");
     }
     return block;
@@ -841,7 +891,21 @@ Status Log::ApplyProofImpl(const Proof& proof) {
   }
   if (proof.block) {
     uint64_t index = proof.block->index;
-    PutBlock(wb, id_, index, proof.block->value);
+    if (replica_file_) {
+      // The bytes first, then (in the batch) the locator that makes them part
+      // of the log: bytes a failed batch leaves behind are never read.
+      ByteView value = proof.block->value;
+      SHOAL_RETURN_IF_ERROR(replica_file_->Write(replica_end_, std::span<const ByteView>(&value, 1)));
+      if (sync_.load()) SHOAL_RETURN_IF_ERROR(replica_file_->Sync());
+      enc::Encoder e(24);
+      e.Uint(replica_end_);
+      e.Uint(value.size());
+      e.Uint32(Crc32c(value));
+      wb.Put(LogKey(id_, format::kReplicaBlock, index), e.Take());
+      replica_end_ += value.size();
+    } else {
+      PutBlock(wb, id_, index, proof.block->value);
+    }
     bitfield_.SetRange(index, index + 1, true);
     if (index == contiguous_) contiguous_ = bitfield_.FindFirst(false, contiguous_);
   }

@@ -9,9 +9,9 @@
 // write batch (for an append, its node run, which extends the stored head's
 // length at open; for the others, the new head) is committed to the
 // database's write-ahead log; an append writes its blocks to the log's blocks
-// file just before. That survives the process being killed at any moment. It survives a
+// file just before, and so does a replica's ApplyProof with the block it carries. That survives the process being killed at any moment. It survives a
 // power loss only with LogOptions::sync (or StoreOptions::sync), which
-// fdatasyncs an append's blocks and every write-ahead log record (a clear's
+// fdatasyncs those blocks and every write-ahead log record (a clear's
 // hole punch and a truncate's file cut are not synced; they only free space).
 //
 // Invariants:
@@ -166,6 +166,8 @@ class Log {
   // A writer's log keeps its tree nodes in runs, one per append, and its
   // blocks in a file of their own (docs/formats/log.md).
   Status UseWriterLayout();
+  // A replica keeps its downloaded blocks in a blocks file of its own.
+  Status UseReplicaFile();
   bool writer_layout() const { return file_ != nullptr; }
   Status LoadRoots(uint64_t length, std::vector<Node>* roots) const;
   Result<bool> SignatureVerifies() const;  // needs verifier_ and mu_
@@ -193,6 +195,10 @@ class Log {
   const std::string blocks_path_;
   std::unique_ptr<Reader> reader_;
   std::unique_ptr<BlockFile> file_;  // the writer's blocks; null for a replica
+  // A replica's downloaded blocks, appended as they arrive (meta flag 32);
+  // null for a writer and for a replica that keeps its blocks in the database.
+  std::unique_ptr<BlockFile> replica_file_;
+  uint64_t replica_end_ = 0;  // where the next downloaded block goes
 
   Key key_{};
   Hash discovery_key_{};

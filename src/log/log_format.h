@@ -20,6 +20,10 @@
 //                               (the writer's logs, whose blocks live in the
 //                               log's blocks file): uint offset of the first,
 //                               then per block: uint size, crc32c (u32le)
+//   [.., 0x07, index (u64be)]   replica block locator (replicas made with meta
+//                               flag 32, whose downloaded blocks live in the
+//                               log's blocks file in the order they arrived):
+//                               uint offset, uint size, crc32c (u32le)
 #pragma once
 
 #include <cstdint>
@@ -42,6 +46,7 @@ constexpr uint8_t kNode = 0x03;
 constexpr uint8_t kBitfield = 0x04;
 constexpr uint8_t kNodeRun = 0x05;
 constexpr uint8_t kLocatorGroup = 0x06;
+constexpr uint8_t kReplicaBlock = 0x07;
 constexpr uint64_t kLocatorGroupBlocks = 16;
 
 // Blocks covered by one node run at most: about 2,048 nodes, under 100 KB.

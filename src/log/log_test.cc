@@ -166,6 +166,53 @@ TEST(Log, ClearReturnsDiskSpace) {
   ASSERT_OK(log->Audit());
 }
 
+// A replica keeps downloaded blocks in its blocks file; clearing them frees
+// that space, and what is left reads back after a reopen.
+TEST(Log, ReplicaClearReturnsDiskSpace) {
+  auto source = MemStore(1);
+  auto writer = *source->OpenLog("big");
+  std::vector<std::string> blocks;
+  for (int i = 0; i < 256; i++) blocks.push_back(std::string(64 << 10, static_cast<char>('a' + i % 26)));
+  for (const auto& b : blocks) ASSERT_TRUE(writer->Append(AsBytes(b)).ok());
+  testing::TempDir dir;
+  auto blocks_file_bytes = [&] {
+    uint64_t bytes = 0;
+    for (auto& e : std::filesystem::directory_iterator(dir.db() + "/blocks")) {
+      struct stat st;
+      if (::stat(e.path().c_str(), &st) == 0) bytes += st.st_blocks * 512;
+    }
+    return bytes;
+  };
+  {
+    auto store = testing::DiskStore(dir, 2);
+    auto replica = *store->OpenLogByKey(writer->key(), true);
+    ProofRequest up;
+    up.upgrade = ProofRequest::Upgrade{0, 256};
+    Proof p = *writer->MakeProof(up);
+    p.manifest = writer->manifest();
+    ASSERT_OK(replica->ApplyProof(p));
+    // Out of order: the file holds blocks as they arrive.
+    for (uint64_t k = 0; k < 256; k++) {
+      uint64_t i = (k * 37) % 256;
+      ProofRequest req;
+      req.block = ProofRequest::Indexed{i, *replica->MissingNodes(i)};
+      ASSERT_OK(replica->ApplyProof(*writer->MakeProof(req)));
+    }
+    uint64_t before = blocks_file_bytes();
+    ASSERT_GE(before, 16u << 20);
+    ASSERT_OK(replica->Clear(0, 128));
+    uint64_t after = blocks_file_bytes();
+    EXPECT_LT(after, before * 6 / 10) << before << " -> " << after;
+    EXPECT_TRUE(replica->Get(5).status().IsNotFound());
+    ASSERT_OK(replica->Audit());
+  }
+  auto store = testing::DiskStore(dir, 2);
+  auto replica = *store->OpenLogByKey(writer->key(), false);
+  EXPECT_EQ(replica->stored_blocks(), 128u);
+  for (uint64_t i = 128; i < 256; i++) ASSERT_EQ(AsString(*replica->Get(i)), blocks[i]);
+  ASSERT_OK(replica->Audit());
+}
+
 TEST(Log, ReplicaIsReadOnly) {
   auto store = MemStore();
   auto replica = *store->OpenLogByKey(Key{}, true);

@@ -150,6 +150,10 @@ Result<std::shared_ptr<Log>> Store::CreateLocked(const Key& key, std::string_vie
     SHOAL_ASSIGN_OR_RETURN(
         log->verifier_,
         Verifier::Create(key, manifest ? *manifest : DefaultSignerManifest(kp.public_key)));
+  } else {
+    SHOAL_RETURN_IF_ERROR(log->UseReplicaFile());
+    SHOAL_RETURN_IF_ERROR(log->replica_file_->Truncate(0));
+    log->replica_end_ = 0;
   }
   if (options.encryption_key) {
     log->encryption_key_ = options.encryption_key;
