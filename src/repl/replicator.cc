@@ -3,9 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <future>
 #include <optional>
+#include <thread>
 
 #include "repl/block_set.h"
 #include "repl/messages.h"
@@ -30,6 +32,51 @@ bool IsPeerFault(const Status& st) {
 }
 
 }  // namespace
+
+// One thread that applies received proofs, in the order they came: the
+// hashing and storing of blocks runs beside the connection's thread, which
+// goes on reading, decrypting and requesting.
+class Worker {
+ public:
+  Worker() : thread_([this] { Run(); }) {}
+  // Runs what is queued, then stops.
+  ~Worker() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void Post(std::function<void()> fn) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(std::move(fn));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void Run() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        fn = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      fn();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stop_ = false;
+  std::thread thread_;
+};
 
 class Peer;
 
@@ -123,8 +170,12 @@ class Session;
 class Peer : public net::ChannelHandler, public std::enable_shared_from_this<Peer> {
  public:
   Peer(std::shared_ptr<LogState> state, std::weak_ptr<net::Connection> conn, Session* session,
-       size_t window)
-      : state_(std::move(state)), conn_(std::move(conn)), session_(session), window_(window) {}
+       Worker* worker, size_t window)
+      : state_(std::move(state)),
+        conn_(std::move(conn)),
+        session_(session),
+        worker_(worker),
+        window_(window) {}
 
   Status OnOpen(net::Channel& channel, ByteView handshake) override;
   Status OnMessage(net::Channel& channel, uint64_t type, ByteView payload) override;
@@ -134,6 +185,8 @@ class Peer : public net::ChannelHandler, public std::enable_shared_from_this<Pee
   void OnLocalChange();
   // The socket drained: serve requests that waited.
   void OnDrain();
+  // The worker has applied a proof this peer sent (`status`), on the strand.
+  void OnApplied(bool upgrade, uint64_t index, const Status& status, bool block, size_t bytes);
   PeerInfo::Channel Info() const;
 
   const std::shared_ptr<LogState>& state() const { return state_; }
@@ -165,7 +218,9 @@ class Peer : public net::ChannelHandler, public std::enable_shared_from_this<Pee
   const std::shared_ptr<LogState> state_;
   const std::weak_ptr<net::Connection> conn_;
   Session* const session_;
+  Worker* const worker_;
   const size_t window_;
+  size_t applying_ = 0;  // proofs received and not applied yet
   net::Channel* channel_ = nullptr;
   bool open_ = false;
   bool paused_ = false;
@@ -525,41 +580,56 @@ Status Peer::OnData(ByteView payload) {
   stat_inflight_ = inflight_.size();
   bool matches = req.upgrade ? proof.upgrade.has_value()
                              : (proof.block && proof.block->index == req.index && !proof.upgrade);
-  Status st;
-  if (matches) {
-    size_t bytes = proof.block ? proof.block->value.size() : 0;
-    st = state_->log->ApplyProof(proof);
-    if (st.ok() && proof.block) {
-      blocks_down_++;
-      bytes_down_ += bytes;
-    }
-  }
-  Unclaim(req);
-  if (!st.ok()) {
-    if (IsPeerFault(st)) {
-      return st.WithContext("log " + ToHex(state_->log->discovery_key()) + ": the peer's data");
-    }
-    // A fork change or a storage error: try again later, maybe elsewhere.
-    spdlog::warn("replication of {}: {}", ToHex(state_->log->discovery_key()), st.ToString());
-    if (!matches || st.IsInvalidArgument()) {
-      if (!req.upgrade) remote_blocks_.SetRange(req.index, req.index + 1, false);
-    }
-    state_->NotifyPeers();
-    return Status::OK();
-  }
   if (!matches) {
+    // Another block, or an upgrade not asked for: as if it were noData.
+    Unclaim(req);
     if (!req.upgrade) remote_blocks_.SetRange(req.index, req.index + 1, false);
     state_->NotifyPeers();
     return Status::OK();
   }
-  if (proof.block) {
-    state_->FinishRanges();
-    // Tell every peer (this one too): the contiguous length may have grown,
-    // and a range announces it, so readers behind this node can ask.
-    state_->NotifyPeers();
+  // Verified and stored on the worker; the answer comes back to the strand.
+  applying_++;
+  worker_->Post([self = weak_from_this(), state = state_, conn = conn_, req,
+                 proof = std::move(proof)]() {
+    size_t bytes = proof.block ? proof.block->value.size() : 0;
+    Status st = state->log->ApplyProof(proof);
+    if (req.upgrade) {
+      std::lock_guard lock(state->mu);
+      state->upgrading = false;
+    } else {
+      state->Release(req.index);
+    }
+    if (st.ok() && proof.block) state->FinishRanges();
+    // Every peer looks again: the block is here (a range announces it), or
+    // it is free to ask elsewhere.
+    state->NotifyPeers();
+    auto c = conn.lock();
+    if (!c) return;
+    bool block = proof.block.has_value();
+    c->Post([self, req, st, block, bytes] {
+      if (auto p = self.lock()) p->OnApplied(req.upgrade, req.index, st, block, bytes);
+    });
+  });
+  return Status::OK();
+}
+
+void Peer::OnApplied(bool upgrade, uint64_t index, const Status& st, bool block, size_t bytes) {
+  applying_--;
+  if (!open_) return;
+  if (!st.ok()) {
+    auto conn = conn_.lock();
+    if (IsPeerFault(st)) {
+      if (conn) conn->Close(st.WithContext("log " + ToHex(state_->log->discovery_key()) + ": the peer's data"));
+      return;
+    }
+    // A fork change or a storage error: try again later, maybe elsewhere.
+    spdlog::warn("replication of {}: {}", ToHex(state_->log->discovery_key()), st.ToString());
+    if (!upgrade) remote_blocks_.SetRange(index, index + 1, false);
+  } else if (block) {
+    blocks_down_++;
+    bytes_down_ += bytes;
   }
   Update();
-  return Status::OK();
 }
 
 Status Peer::OnNoData(ByteView payload) {
@@ -631,7 +701,7 @@ void Peer::Update() {
   uint64_t limit = std::min(length, remote_length_);
   std::optional<uint64_t> lacking;
   bool corked = false;
-  while (inflight_.size() < window_) {
+  while (inflight_.size() + applying_ < window_) {
     std::optional<uint64_t> index = state_->Claim(remote_blocks_, limit, &lacking);
     if (!index) break;
     if (!corked) {
@@ -681,7 +751,8 @@ void Session::OpenChannel(const std::shared_ptr<LogState>& state) {
     std::lock_guard lock(mu_);
     if (peers_.count(log.discovery_key())) return;
   }
-  auto peer = std::make_shared<Peer>(state, conn_, this, replicator_->options_.window);
+  auto peer = std::make_shared<Peer>(state, conn_, this, replicator_->worker_.get(),
+                                     replicator_->options_.window);
   {
     std::lock_guard lock(mu_);
     peers_[log.discovery_key()] = peer;
@@ -711,9 +782,10 @@ void Session::OnPair(std::string_view protocol, const std::optional<Bytes>& id) 
 // --- Replicator -------------------------------------------------------------
 
 Replicator::Replicator(log::Store* store, ReplicatorOptions options)
-    : store_(store), options_(options) {}
+    : store_(store), options_(options), worker_(std::make_unique<Worker>()) {}
 
 Replicator::~Replicator() {
+  worker_.reset();  // applies what it holds first
   std::map<log::Hash, std::shared_ptr<LogState>> logs;
   {
     std::lock_guard lock(mu_);

@@ -24,9 +24,12 @@
 // is closed, and nothing it sent is stored (Log::ApplyProof stores nothing
 // unless all of a proof verifies). Other peers carry on.
 //
-// Threading: each peer runs on its connection's strand. Per-log scheduling
-// (which blocks are in flight where) is under a per-log mutex. Follow,
-// Download, Peers and Progress may be called from any thread.
+// Threading: each peer runs on its connection's strand. Received proofs are
+// verified and stored on one worker thread of the Replicator's, in the order
+// they came, so hashing and storing run beside reading and decrypting; the
+// result goes back to the peer's strand. Per-log scheduling (which blocks are
+// in flight where) is under a per-log mutex. Follow, Download, Peers and
+// Progress may be called from any thread.
 #pragma once
 
 #include <functional>
@@ -44,6 +47,7 @@ namespace shoal::repl {
 
 class LogState;
 class Session;
+class Worker;
 
 struct ReplicatorOptions {
   // Requests in flight per peer and log (JS uses 48 over TCP).
@@ -95,7 +99,7 @@ class Replicator {
   // Downloads all of `log`, live, from every peer that has it.
   void Follow(const std::shared_ptr<log::Log>& log);
   // Downloads the blocks [start, end) of `log`; `done` (optional) runs once
-  // they are all stored, on some network thread.
+  // they are all stored, on a network or replication thread.
   void Download(const std::shared_ptr<log::Log>& log, uint64_t start, uint64_t end,
                 std::function<void()> done = nullptr);
 
@@ -115,6 +119,7 @@ class Replicator {
 
   log::Store* const store_;
   const ReplicatorOptions options_;
+  std::unique_ptr<Worker> worker_;  // applies received proofs
   mutable std::mutex mu_;
   std::map<log::Hash, std::shared_ptr<LogState>> logs_;  // by discovery key
   std::set<std::shared_ptr<net::Connection>> connections_;
