@@ -19,7 +19,7 @@ using shoal::Status;
 
 // Echoes every message, and closes its channel on type 7.
 struct Echo : shoal::net::ChannelHandler {
-  Status OnOpen(shoal::net::Channel& ch, ByteView) override { return ch.Send(0, {}); }
+  Status OnOpen(shoal::net::Channel& ch, ByteView) override { return ch.Send(0, ByteView()); }
   Status OnMessage(shoal::net::Channel& ch, uint64_t type, ByteView payload) override {
     if (type == 7) {
       ch.Close();
@@ -32,7 +32,7 @@ struct Echo : shoal::net::ChannelHandler {
 
 void FuzzMux(ByteView in) {
   Echo echo;
-  shoal::net::Mux mux([](ByteView) { return Status::OK(); });
+  shoal::net::Mux mux([](std::span<const ByteView>) { return Status::OK(); });
   mux.SetPairHandler([&](std::string_view protocol, const std::optional<Bytes>& id) {
     if (!protocol.empty() && protocol[0] != 'x') mux.Open(std::string(protocol), id, {}, &echo);
   });

@@ -31,7 +31,9 @@ class SecretStreamPush {
 
   const SecretStreamHeader& header() const { return header_; }
   // Encrypts `plain` into `out`, which must hold plain.size() + 17 bytes.
-  // `out` may overlap `plain` only if it starts at the same address.
+  // `out` may overlap `plain` only if it starts at the same address or one
+  // byte before it (the tag byte goes first; the ciphertext then lands where
+  // the plaintext was).
   void Push(ByteView plain, uint8_t* out);
 
  private:

@@ -25,35 +25,51 @@ std::vector<Node> DecodeNodes(enc::Decoder& d) {
   return out;
 }
 
-Bytes EncodeProof(const Proof& p, uint64_t request) {
-  enc::Encoder e(256 + (p.block ? p.block->value.size() : 0));
+ByteView EncodeProofParts(const Proof& p, uint64_t request, Bytes* head, Bytes* tail) {
+  enc::Encoder e(64);
   uint64_t flags = (p.block ? 1 : 0) | (p.hash ? 2 : 0) | (p.seek ? 4 : 0) |
                    (p.upgrade ? 8 : 0) | (p.manifest ? 16 : 0);
   e.Uint(flags);
   e.Uint(request);
   e.Uint(p.fork);
+  ByteView value;
   if (p.block) {
     e.Uint(p.block->index);
-    e.Buffer(p.block->value);
-    EncodeNodes(e, p.block->nodes);
+    e.Uint(p.block->value.size());  // the buffer's length; its bytes are the middle part
+    value = p.block->value;
   }
+  *head = e.Take();
+  enc::Encoder t(256);
+  if (p.block) EncodeNodes(t, p.block->nodes);
   if (p.hash) {
-    e.Uint(p.hash->index);
-    EncodeNodes(e, p.hash->nodes);
+    t.Uint(p.hash->index);
+    EncodeNodes(t, p.hash->nodes);
   }
   if (p.seek) {
-    e.Uint(p.seek->bytes);
-    EncodeNodes(e, p.seek->nodes);
+    t.Uint(p.seek->bytes);
+    EncodeNodes(t, p.seek->nodes);
   }
   if (p.upgrade) {
-    e.Uint(p.upgrade->start);
-    e.Uint(p.upgrade->length);
-    EncodeNodes(e, p.upgrade->nodes);
-    EncodeNodes(e, p.upgrade->additional_nodes);
-    e.Buffer(p.upgrade->signature);
+    t.Uint(p.upgrade->start);
+    t.Uint(p.upgrade->length);
+    EncodeNodes(t, p.upgrade->nodes);
+    EncodeNodes(t, p.upgrade->additional_nodes);
+    t.Buffer(p.upgrade->signature);
   }
-  if (p.manifest) EncodeManifest(e, *p.manifest);
-  return e.Take();
+  if (p.manifest) EncodeManifest(t, *p.manifest);
+  *tail = t.Take();
+  return value;
+}
+
+Bytes EncodeProof(const Proof& p, uint64_t request) {
+  Bytes head, tail;
+  ByteView value = EncodeProofParts(p, request, &head, &tail);
+  Bytes out;
+  out.reserve(head.size() + value.size() + tail.size());
+  out.insert(out.end(), head.begin(), head.end());
+  out.insert(out.end(), value.begin(), value.end());
+  out.insert(out.end(), tail.begin(), tail.end());
+  return out;
 }
 
 Result<Proof> DecodeProof(ByteView bytes, uint64_t* request) {

@@ -81,6 +81,10 @@ std::vector<Node> DecodeNodes(enc::Decoder& d);
 // The `data` message body. `request` is the id of the request it answers.
 // As in JS, bytes after the message are ignored when decoding.
 Bytes EncodeProof(const Proof& proof, uint64_t request = 0);
+// The same bytes in three parts, so a block's value need not be copied:
+// `head`, then the block's value (the view returned, empty without a
+// block), then `tail`. The view points into `proof`.
+ByteView EncodeProofParts(const Proof& proof, uint64_t request, Bytes* head, Bytes* tail);
 Result<Proof> DecodeProof(ByteView bytes, uint64_t* request = nullptr);
 
 }  // namespace shoal::log

@@ -7,7 +7,7 @@ constexpr uint64_t kBatch = 0, kOpen = 1, kReject = 2, kClose = 3;
 
 }  // namespace
 
-Status Channel::Send(uint64_t type, ByteView payload) {
+Status Channel::Send(uint64_t type, std::span<const ByteView> payload) {
   return mux_->SendFrame(local_id_, type, payload);
 }
 
@@ -222,8 +222,10 @@ Status Mux::SendControl(uint64_t type, uint64_t value) {
   return SendFrame(0, type, e.Take());
 }
 
-Status Mux::SendFrame(uint64_t local_id, uint64_t type, ByteView payload) {
-  if (corked_ > 0 && payload.size() >= kBatchFlush) {
+Status Mux::SendFrame(uint64_t local_id, uint64_t type, std::span<const ByteView> payload) {
+  size_t size = 0;
+  for (ByteView part : payload) size += part.size();
+  if (corked_ > 0 && size >= kBatchFlush) {
     // Too big to wait in a batch: what is batched goes first, then this.
     SHOAL_RETURN_IF_ERROR(FlushBatch());
   } else if (corked_ > 0) {
@@ -243,19 +245,22 @@ Status Mux::SendFrame(uint64_t local_id, uint64_t type, ByteView payload) {
       batch_channel_ = local_id;
     }
     enc::Encoder e;
-    e.Uint(enc::UintSize(type) + payload.size());
+    e.Uint(enc::UintSize(type) + size);
     e.Uint(type);
     Bytes head = e.Take();
     batch_.insert(batch_.end(), head.begin(), head.end());
-    batch_.insert(batch_.end(), payload.begin(), payload.end());
+    for (ByteView part : payload) batch_.insert(batch_.end(), part.begin(), part.end());
     if (batch_.size() >= kBatchFlush) return FlushBatch();
     return Status::OK();
   }
-  enc::Encoder e(payload.size() + 18);
+  enc::Encoder e(18);
   e.Uint(local_id);
   e.Uint(type);
-  e.Raw(payload);
-  Bytes frame = e.Take();
+  Bytes head = e.Take();
+  std::vector<ByteView> frame;
+  frame.reserve(1 + payload.size());
+  frame.push_back(head);
+  frame.insert(frame.end(), payload.begin(), payload.end());
   return send_(frame);
 }
 
@@ -263,7 +268,8 @@ Status Mux::FlushBatch() {
   if (batch_.empty()) return Status::OK();
   Bytes batch = std::move(batch_);
   batch_.clear();
-  return send_(batch);
+  ByteView view = batch;
+  return send_(std::span<const ByteView>(&view, 1));
 }
 
 void Mux::Cork() { corked_++; }

@@ -38,6 +38,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -73,7 +74,11 @@ class Channel {
   Mux& mux() const { return *mux_; }
 
   // Sends a message of `type`. Ignored on a closed channel.
-  Status Send(uint64_t type, ByteView payload);
+  Status Send(uint64_t type, ByteView payload) {
+    return Send(type, std::span<const ByteView>(&payload, 1));
+  }
+  // The same, with the payload in parts (sent without joining them first).
+  Status Send(uint64_t type, std::span<const ByteView> payload);
   // Sends a close and closes this side (OnClose(by_remote = false)).
   void Close();
 
@@ -95,7 +100,8 @@ class Mux {
   static constexpr size_t kMaxChannels = 65536;
   static constexpr size_t kBatchFlush = 64 << 10;
 
-  using SendFn = std::function<Status(ByteView frame)>;
+  // Sends one frame, given in parts to be sent back to back.
+  using SendFn = std::function<Status(std::span<const ByteView> frame)>;
   using PairFn = std::function<void(std::string_view protocol, const std::optional<Bytes>& id)>;
 
   explicit Mux(SendFn send);
@@ -132,7 +138,10 @@ class Mux {
     Bytes handshake;
   };
 
-  Status SendFrame(uint64_t local_id, uint64_t type, ByteView payload);
+  Status SendFrame(uint64_t local_id, uint64_t type, std::span<const ByteView> payload);
+  Status SendFrame(uint64_t local_id, uint64_t type, ByteView payload) {
+    return SendFrame(local_id, type, std::span<const ByteView>(&payload, 1));
+  }
   Status SendControl(uint64_t type, uint64_t value);
   Status FlushBatch();
   Status Control(uint64_t type, enc::Decoder& d);

@@ -23,11 +23,18 @@ struct Recorder : ChannelHandler {
   }
 };
 
+// A frame's parts, joined.
+Bytes Join(std::span<const ByteView> parts) {
+  Bytes out;
+  for (ByteView p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
 // Two muxes joined by frame queues.
 struct Link {
   std::deque<Bytes> to_a, to_b;
-  Mux a{[this](ByteView f) { to_b.emplace_back(f.begin(), f.end()); return Status::OK(); }};
-  Mux b{[this](ByteView f) { to_a.emplace_back(f.begin(), f.end()); return Status::OK(); }};
+  Mux a{[this](std::span<const ByteView> f) { to_b.push_back(Join(f)); return Status::OK(); }};
+  Mux b{[this](std::span<const ByteView> f) { to_a.push_back(Join(f)); return Status::OK(); }};
   size_t frames = 0;
 
   Status Pump() {
@@ -127,14 +134,14 @@ TEST(Mux, CorkedMessagesTravelAsOneBatch) {
 // same calls, checked byte for byte.
 TEST(Mux, ProtomuxBytes) {
   std::vector<Bytes> sent;
-  Mux m([&](ByteView f) { sent.emplace_back(f.begin(), f.end()); return Status::OK(); });
+  Mux m([&](std::span<const ByteView> f) { sent.push_back(Join(f)); return Status::OK(); });
   Recorder r, r2;
   Channel* ch = m.Open("hypercore/alpha", Bytes{0xaa, 0xbb}, Bytes{0x01, 0x02}, &r);
   Channel* ch2 = m.Open("p", Bytes{0x01}, {}, &r2);
   m.Cork();
   ASSERT_TRUE(ch->Send(0, AsBytes("a")).ok());
   ASSERT_TRUE(ch2->Send(1, AsBytes("bc")).ok());
-  ASSERT_TRUE(ch->Send(0, {}).ok());
+  ASSERT_TRUE(ch->Send(0, ByteView()).ok());
   m.Uncork();
   ch->Close();
   ASSERT_EQ(sent.size(), 4u);
@@ -156,7 +163,7 @@ TEST(Mux, ProtomuxBytes) {
 
 TEST(Mux, BadFrames) {
   auto fresh = [] {
-    return std::make_unique<Mux>([](ByteView) { return Status::OK(); });
+    return std::make_unique<Mux>([](std::span<const ByteView>) { return Status::OK(); });
   };
   EXPECT_TRUE(fresh()->Receive({}).ok());  // empty frames are ignored
   EXPECT_EQ(fresh()->Receive(*FromHex("fd01")).code(), Status::Code::kMalformed);  // cut uint

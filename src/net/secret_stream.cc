@@ -65,30 +65,41 @@ void SecretStream::StartStream() {
   plaintext_.clear();
   for (size_t pos = 0; pos < queued.size();) {
     size_t n = GetUint24(queued.data() + pos);
-    Encrypt(ByteView(queued.data() + pos + 3, n));
+    ByteView message(queued.data() + pos + 3, n);
+    Encrypt(std::span<const ByteView>(&message, 1), n);
     pos += 3 + n;
   }
 }
 
-void SecretStream::Encrypt(ByteView message) {
-  size_t n = message.size() + crypto::kSecretStreamOverhead;
+// The frame is uint24 length || tag (1) || ciphertext || MAC (16): the parts
+// are copied to where the ciphertext goes and encrypted in place, as
+// libsodium allows when the output starts one byte before the input.
+void SecretStream::Encrypt(std::span<const ByteView> parts, size_t size) {
+  size_t n = size + crypto::kSecretStreamOverhead;
   PutUint24(out_, n);
   size_t at = out_.size();
   out_.resize(at + n);
-  push_->Push(message, out_.data() + at);
+  uint8_t* p = out_.data() + at + 1;
+  for (ByteView part : parts) {
+    if (!part.empty()) std::memcpy(p, part.data(), part.size());
+    p += part.size();
+  }
+  push_->Push(ByteView(out_.data() + at + 1, size), out_.data() + at);
   bytes_sent_ += 3 + n;
 }
 
-Status SecretStream::Send(ByteView message) {
-  if (message.size() > kMaxMessage) {
+Status SecretStream::Send(std::span<const ByteView> parts) {
+  size_t size = 0;
+  for (ByteView part : parts) size += part.size();
+  if (size > kMaxMessage) {
     return Status::InvalidArgument("secret-stream: message larger than a frame");
   }
   if (push_ == nullptr) {
-    PutUint24(plaintext_, message.size());
-    plaintext_.insert(plaintext_.end(), message.begin(), message.end());
+    PutUint24(plaintext_, size);
+    for (ByteView part : parts) plaintext_.insert(plaintext_.end(), part.begin(), part.end());
     return Status::OK();
   }
-  Encrypt(message);
+  Encrypt(parts, size);
   return Status::OK();
 }
 

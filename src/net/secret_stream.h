@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 
 #include "base/result.h"
 #include "crypto/noise.h"
@@ -61,9 +62,12 @@ class SecretStream {
 
   // Queues `message` (at most kMaxMessage bytes; InvalidArgument otherwise).
   // Before the handshake completes it is kept in plaintext and encrypted then.
-  Status Send(ByteView message);
+  Status Send(ByteView message) { return Send(std::span<const ByteView>(&message, 1)); }
+  // The message that is `parts` back to back, copied once, straight into the
+  // output, and encrypted there.
+  Status Send(std::span<const ByteView> parts);
   // A keep-alive: an empty message.
-  void SendKeepAlive() { (void)Send({}); }
+  void SendKeepAlive() { (void)Send(ByteView()); }
 
   // The bytes to write to the socket, in order; leaves the queue empty.
   Bytes TakeOutput();
@@ -79,7 +83,7 @@ class SecretStream {
   Status WriteHandshake();
   void StartStream();
   void AppendFrame(ByteView payload);
-  void Encrypt(ByteView message);
+  void Encrypt(std::span<const ByteView> parts, size_t size);
 
   const bool initiator_;
   std::unique_ptr<crypto::NoiseXX> noise_;

@@ -95,7 +95,7 @@ struct Connection::Impl {
         strand(asio::make_strand(n->io)),
         socket(std::move(s)),
         stream(init, n->identity),
-        mux([this](ByteView frame) { return stream.Send(frame); }),
+        mux([this](std::span<const ByteView> frame) { return stream.Send(frame); }),
         initiator(init),
         timer(strand),
         read_buf(kReadBytes) {}
@@ -118,8 +118,12 @@ struct Connection::Impl {
   std::string remote_address;
 
   Bytes read_buf;
-  Bytes writing;  // the buffer an async_write holds
-  Bytes pending;  // output waiting for the write in flight
+  // Output as the stream made it, one buffer per flush, written with one
+  // gathering write: nothing is copied to join it.
+  std::vector<Bytes> writing;  // the buffers an async_write holds
+  std::vector<Bytes> pending;  // output waiting for the write in flight
+  size_t writing_bytes = 0;
+  size_t pending_bytes = 0;
   bool write_in_flight = false;
   bool reading = false;
   bool read_paused = false;
@@ -145,7 +149,7 @@ const crypto::HandshakeHash& Connection::handshake_hash() const {
 }
 const std::string& Connection::remote_address() const { return impl_->remote_address; }
 size_t Connection::pending_output() const {
-  return impl_->writing.size() + impl_->pending.size() + impl_->stream.output_size();
+  return impl_->writing_bytes + impl_->pending_bytes + impl_->stream.output_size();
 }
 uint64_t Connection::bytes_sent() const { return impl_->stream.bytes_sent(); }
 uint64_t Connection::bytes_received() const { return impl_->stream.bytes_received(); }
@@ -230,21 +234,22 @@ void Connection::Impl::OnRead(const std::shared_ptr<Connection>& self, size_t n)
 void Connection::Impl::Flush(const std::shared_ptr<Connection>& self) {
   if (closing) return;
   if (stream.has_output()) {
-    Bytes out = stream.TakeOutput();
-    if (pending.empty()) {
-      pending = std::move(out);
-    } else {
-      pending.insert(pending.end(), out.begin(), out.end());
-    }
+    pending.push_back(stream.TakeOutput());
+    pending_bytes += pending.back().size();
   }
   if (self->pending_output() > Network::kDrainBytes) above_drain = true;
   if (write_in_flight || pending.empty()) return;
-  writing = std::move(pending);
+  writing.swap(pending);
+  writing_bytes = pending_bytes;
   pending.clear();
+  pending_bytes = 0;
   write_in_flight = true;
   last_send = Clock::now();
+  std::vector<asio::const_buffer> buffers;
+  buffers.reserve(writing.size());
+  for (const Bytes& b : writing) buffers.push_back(asio::buffer(b));
   asio::async_write(
-      socket, asio::buffer(writing),
+      socket, buffers,
       asio::bind_executor(strand, [self](const boost::system::error_code& ec, size_t) {
         Impl& c = *self->impl_;
         c.write_in_flight = false;
@@ -254,6 +259,7 @@ void Connection::Impl::Flush(const std::shared_ptr<Connection>& self) {
           return;
         }
         c.writing.clear();
+        c.writing_bytes = 0;
         c.Flush(self);
         if (c.above_drain && self->pending_output() == 0) {
           c.above_drain = false;
