@@ -191,6 +191,13 @@ TEST(Corruption, FlippedRootOrSignatureFailsOpen) {
   }
 }
 
+// A writer's log of 50 blocks, `marker` followed by the block's number.
+static std::shared_ptr<Log> WriterOf50(Store& store, const std::string& marker) {
+  auto writer = *store.OpenLog("w");
+  for (int i = 0; i < 50; i++) EXPECT_TRUE(writer->Append(AsBytes(marker + std::to_string(i))).ok());
+  return writer;
+}
+
 // A replica made by downloading a writer's 50 blocks, on disk in `dir`.
 static void DownloadReplica(const TempDir& dir, Log& writer) {
   auto store = DiskStore(dir);
@@ -243,10 +250,9 @@ static int ReadBack(const TempDir& dir, const Key& key, const std::string& marke
 // as Corruption.
 TEST(Corruption, FlippedByteInReplicaBlocksFileIsReported) {
   TempDir dir;
-  std::string marker(600, 'Q');
+  const std::string marker(600, 'Q');
   auto source = MemStore(1);
-  auto writer = *source->OpenLog("w");
-  for (int i = 0; i < 50; i++) ASSERT_TRUE(writer->Append(AsBytes(marker + std::to_string(i))).ok());
+  auto writer = WriterOf50(*source, marker);
   DownloadReplica(dir, *writer);
   bool flipped = false;
   for (auto& entry : std::filesystem::directory_iterator(dir.db() + "/blocks")) {
@@ -266,10 +272,9 @@ TEST(Corruption, FlippedByteInReplicaBlocksFileIsReported) {
 // engine's own checksums and reported, not returned.
 TEST(Corruption, FlippedByteInTableFileIsReported) {
   TempDir dir;
-  std::string marker(600, 'Q');
+  const std::string marker(600, 'Q');
   auto source = MemStore(1);
-  auto writer = *source->OpenLog("w");
-  for (int i = 0; i < 50; i++) ASSERT_TRUE(writer->Append(AsBytes(marker + std::to_string(i))).ok());
+  auto writer = WriterOf50(*source, marker);
   DownloadReplica(dir, *writer);
   // Every data block of every table: whatever reads it must fail.
   bool flipped = false;
