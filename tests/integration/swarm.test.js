@@ -178,3 +178,54 @@ test('a followed database answers reads and refuses writes', async () => {
     fs.rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('a follower killed again and again mid-download resumes, and its copy verifies', async () => {
+  const dir = shoal.tempHome()
+  const homes = { a: path.join(dir, 'a'), b: path.join(dir, 'b') }
+  const nodes = {}
+  try {
+    // 20,000 blocks of 4 KiB: long enough to be killed in the middle.
+    const lines = []
+    for (let i = 0; i < 20000; i++) lines.push(crypto.createHash('sha256').update(String(i)).digest('hex').repeat(64))
+    shoal.ok(homes.a, ['log', 'append', 'big'], { input: lines.join('\n') + '\n' })
+    const key = JSON.parse(shoal.ok(homes.a, ['log', 'info', 'big', '--json'])).key
+    nodes.a = await shoal.serve(homes.a)
+    const stored = async () => {
+      const peers = JSON.parse(await shoal.okAsync(homes.b, ['peers', '--json']))
+      const log = (peers.logs || []).find((l) => l.key === key)
+      return log ? log.storedBlocks : 0
+    }
+    let kills = 0
+    let before = -1
+    for (let round = 0; round < 6; round++) {
+      nodes.b = await shoal.serve(homes.b, ['--peer', nodes.a.peer])
+      if (round === 0) shoal.ok(homes.b, ['follow', key])
+      const now = await poll(async () => {
+        const n = await stored()
+        return n > before ? n : 0
+      }, 'progress after restart ' + round)
+      if (now >= 20000) break
+      // Somewhere in the middle of the download.
+      await new Promise((resolve) => setTimeout(resolve, 20 + Math.floor(Math.random() * 150)))
+      nodes.b.child.kill('SIGKILL')
+      await shoal.waitExit(nodes.b.child)
+      delete nodes.b
+      kills++
+      before = now
+    }
+    if (!nodes.b) nodes.b = await shoal.serve(homes.b, ['--peer', nodes.a.peer])
+    await poll(async () => (await stored()) === 20000, 'the download completed')
+    assert.ok(kills >= 1, 'the follower was killed mid-download at least once')
+    console.log('kills during the download: ' + kills)
+    assert.match(await shoal.okAsync(homes.b, ['log', 'verify', key]), /^ok 20000 blocks/)
+    for (const i of [0, 7777, 19999]) {
+      assert.equal(await shoal.okAsync(homes.b, ['log', 'get', key, String(i)]), lines[i])
+    }
+  } finally {
+    for (const n of Object.values(nodes)) {
+      n.child.kill('SIGTERM')
+      await shoal.waitExit(n.child)
+    }
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
