@@ -881,6 +881,21 @@ Status Log::ApplyProofImpl(const Proof& proof) {
   const Verifier& verifier = verifier_ ? *verifier_ : *learnt;
   SHOAL_ASSIGN_OR_RETURN(VerifiedProof verified, VerifyProof(state_, *reader_, proof, verifier));
 
+  // The block's bytes first, then (in the batch) the locator that makes them
+  // part of the log: bytes a failed batch leaves behind are never read.
+  // Nothing in memory changes before they are written.
+  std::optional<Bytes> locator;
+  if (proof.block && replica_file_) {
+    ByteView value = proof.block->value;
+    SHOAL_RETURN_IF_ERROR(replica_file_->Write(replica_end_, std::span<const ByteView>(&value, 1)));
+    if (sync_.load()) SHOAL_RETURN_IF_ERROR(replica_file_->Sync());
+    enc::Encoder e(24);
+    e.Uint(replica_end_);
+    e.Uint(value.size());
+    e.Uint32(Crc32c(value));
+    locator = e.Take();
+    replica_end_ += value.size();
+  }
   storage::WriteBatch wb;
   for (const Node& n : verified.nodes) {
     wb.Put(LogKey(id_, format::kNode, n.index), EncodeNodeValue(n));
@@ -891,18 +906,8 @@ Status Log::ApplyProofImpl(const Proof& proof) {
   }
   if (proof.block) {
     uint64_t index = proof.block->index;
-    if (replica_file_) {
-      // The bytes first, then (in the batch) the locator that makes them part
-      // of the log: bytes a failed batch leaves behind are never read.
-      ByteView value = proof.block->value;
-      SHOAL_RETURN_IF_ERROR(replica_file_->Write(replica_end_, std::span<const ByteView>(&value, 1)));
-      if (sync_.load()) SHOAL_RETURN_IF_ERROR(replica_file_->Sync());
-      enc::Encoder e(24);
-      e.Uint(replica_end_);
-      e.Uint(value.size());
-      e.Uint32(Crc32c(value));
-      wb.Put(LogKey(id_, format::kReplicaBlock, index), e.Take());
-      replica_end_ += value.size();
+    if (locator) {
+      wb.Put(LogKey(id_, format::kReplicaBlock, index), *locator);
     } else {
       PutBlock(wb, id_, index, proof.block->value);
     }
