@@ -44,7 +44,7 @@ struct PeeringOptions {
   std::vector<net::Endpoint> peers;
   // The follows file; empty: follows are not remembered.
   std::string follows_path;
-  int threads = 2;
+  int threads = 1;  // network threads
   // DHT and LAN discovery (peer_port and node_key are filled in).
   discovery::Options discovery;
 };
