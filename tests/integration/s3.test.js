@@ -746,6 +746,13 @@ test('shoal.toml: settings from the home or --config, flags first, mistakes refu
     assert.match(bad.stderr, /line 2: unknown key s3\.lisen/)
     const missing = shoal.run(home, ['serve', '--config', path.join(home, 'none.toml')])
     assert.equal(missing.code, 2)
+    fs.writeFileSync(path.join(home, 'peer.toml'), '[peer]\nlisten = "127.0.0.1:0"\n[discovery]\nlan = "yes"\n')
+    const lan = shoal.run(home, ['serve', '--config', path.join(home, 'peer.toml')])
+    assert.equal(lan.code, 2)
+    assert.match(lan.stderr, /line 4: discovery\.lan must be true or false/)
+    const badPeer = shoal.run(home, ['serve', '--listen-s3', '127.0.0.1:0', '--peer', 'nohost'])
+    assert.equal(badPeer.code, 2)
+    assert.match(badPeer.stderr, /--peer: expected HOST:PORT/)
   } finally {
     fs.rmSync(home, { recursive: true, force: true })
   }
