@@ -10,6 +10,27 @@ std::string Where(const toml::source_region& r) {
   return "line " + std::to_string(r.begin.line);
 }
 
+// `value` as a string, into *out; InvalidArgument (naming `at`) otherwise.
+Status ReadString(const toml::node& value, const std::string& at, std::string* out) {
+  auto v = value.value<std::string>();
+  if (!v) return Status::InvalidArgument(at + " must be a string");
+  *out = *v;
+  return Status::OK();
+}
+
+// `value` as an array of strings, replacing *out.
+Status ReadStrings(const toml::node& value, const std::string& at, std::vector<std::string>* out) {
+  const toml::array* a = value.as_array();
+  if (!a) return Status::InvalidArgument(at + " must be an array of strings");
+  out->clear();
+  for (auto& e : *a) {
+    auto v = e.value<std::string>();
+    if (!v) return Status::InvalidArgument(at + " must be an array of strings");
+    out->push_back(*v);
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Status LoadConfig(const std::string& path, ServeConfig* config) {
@@ -34,18 +55,9 @@ Status LoadConfig(const std::string& path, ServeConfig* config) {
       const std::string k(key.str());
       const std::string at = path + ": " + Where(value.source()) + ": s3." + k;
       if (k == "listen" || k == "region") {
-        auto v = value.value<std::string>();
-        if (!v) return Status::InvalidArgument(at + " must be a string");
-        (k == "listen" ? config->s3_listen : config->s3.region) = *v;
+        SHOAL_RETURN_IF_ERROR(ReadString(value, at, k == "listen" ? &config->s3_listen : &config->s3.region));
       } else if (k == "domains") {
-        const toml::array* a = value.as_array();
-        if (!a) return Status::InvalidArgument(at + " must be an array of strings");
-        config->s3.domains.clear();
-        for (auto& d : *a) {
-          auto v = d.value<std::string>();
-          if (!v) return Status::InvalidArgument(at + " must be an array of strings");
-          config->s3.domains.push_back(*v);
-        }
+        SHOAL_RETURN_IF_ERROR(ReadStrings(value, at, &config->s3.domains));
       } else if (k == "max_clock_skew_seconds") {
         auto v = value.value<int64_t>();
         if (!v || *v < 1) return Status::InvalidArgument(at + " must be a positive integer");
@@ -60,18 +72,9 @@ Status LoadConfig(const std::string& path, ServeConfig* config) {
       const std::string k(key.str());
       const std::string at = path + ": " + Where(value.source()) + ": peer." + k;
       if (k == "listen") {
-        auto v = value.value<std::string>();
-        if (!v) return Status::InvalidArgument(at + " must be a string");
-        config->peer_listen = *v;
+        SHOAL_RETURN_IF_ERROR(ReadString(value, at, &config->peer_listen));
       } else if (k == "peers") {
-        const toml::array* a = value.as_array();
-        if (!a) return Status::InvalidArgument(at + " must be an array of strings");
-        config->peers.clear();
-        for (auto& d : *a) {
-          auto v = d.value<std::string>();
-          if (!v) return Status::InvalidArgument(at + " must be an array of strings");
-          config->peers.push_back(*v);
-        }
+        SHOAL_RETURN_IF_ERROR(ReadStrings(value, at, &config->peers));
       } else {
         return Status::InvalidArgument(path + ": " + Where(value.source()) + ": unknown key peer." + k);
       }
@@ -82,18 +85,9 @@ Status LoadConfig(const std::string& path, ServeConfig* config) {
       const std::string k(key.str());
       const std::string at = path + ": " + Where(value.source()) + ": discovery." + k;
       if (k == "dht") {
-        auto v = value.value<std::string>();
-        if (!v) return Status::InvalidArgument(at + " must be a string");
-        config->dht_listen = *v;
+        SHOAL_RETURN_IF_ERROR(ReadString(value, at, &config->dht_listen));
       } else if (k == "bootstrap") {
-        const toml::array* a = value.as_array();
-        if (!a) return Status::InvalidArgument(at + " must be an array of strings");
-        config->dht_bootstrap.clear();
-        for (auto& e : *a) {
-          auto v = e.value<std::string>();
-          if (!v) return Status::InvalidArgument(at + " must be an array of strings");
-          config->dht_bootstrap.push_back(*v);
-        }
+        SHOAL_RETURN_IF_ERROR(ReadStrings(value, at, &config->dht_bootstrap));
       } else if (k == "lan") {
         auto v = value.value<bool>();
         if (!v) return Status::InvalidArgument(at + " must be true or false");

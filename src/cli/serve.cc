@@ -24,20 +24,47 @@ namespace shoal::cli {
 
 namespace {
 
-// "HOST:PORT" or "[V6]:PORT" into host and port.
-bool ParseAddress(const std::string& addr, std::string* host, uint16_t* port) {
-  size_t colon = addr.rfind(':');
-  if (colon == std::string::npos || colon + 1 == addr.size()) return false;
-  std::string h = addr.substr(0, colon), p = addr.substr(colon + 1);
-  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  if (h.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos) {
-    return false;
+// If args[*i] is `--NAME VALUE` or `--NAME=VALUE`, the value (moving *i past
+// it); nullopt otherwise.
+std::optional<std::string> FlagValue(const std::vector<std::string>& args, size_t* i,
+                                     std::string_view name) {
+  const std::string& a = args[*i];
+  if (a == name && *i + 1 < args.size()) return args[++*i];
+  if (a.size() > name.size() && a.compare(0, name.size(), name) == 0 && a[name.size()] == '=') {
+    return a.substr(name.size() + 1);
   }
-  unsigned long n = std::stoul(p);
-  if (n > 65535) return false;
-  *host = h;
-  *port = static_cast<uint16_t>(n);
-  return true;
+  return std::nullopt;
+}
+
+// The peering `config` asks for; InvalidArgument names a setting that is
+// not HOST:PORT.
+Result<node::PeeringOptions> PeeringSettings(const ServeConfig& config,
+                                             const std::string& follows_path) {
+  auto endpoint = [](const std::string& text, std::string_view what) -> Result<net::Endpoint> {
+    auto ep = net::ParseEndpoint(text);
+    if (!ep.ok()) return Status::InvalidArgument(std::string(what) + ": " + ep.status().message());
+    return ep;
+  };
+  node::PeeringOptions o;
+  SHOAL_ASSIGN_OR_RETURN(o.listen, endpoint(config.peer_listen, "the peer listener"));
+  for (const auto& p : config.peers) {
+    SHOAL_ASSIGN_OR_RETURN(net::Endpoint ep, endpoint(p, "--peer"));
+    o.peers.push_back(ep);
+  }
+  o.follows_path = follows_path;
+  if (!config.dht_listen.empty()) {
+    SHOAL_ASSIGN_OR_RETURN(o.discovery.dht_listen, endpoint(config.dht_listen, "--dht"));
+  }
+  for (const auto& b : config.dht_bootstrap) {
+    SHOAL_ASSIGN_OR_RETURN(net::Endpoint ep, endpoint(b, "--dht-bootstrap"));
+    o.discovery.dht_bootstrap.push_back(ep);
+  }
+  // Joining a DHT needs a node of our own: any address, any port.
+  if (!o.discovery.dht_bootstrap.empty() && !o.discovery.dht_listen) {
+    o.discovery.dht_listen = net::Endpoint{"0.0.0.0", 0};
+  }
+  o.discovery.lan = config.lan;
+  return o;
 }
 
 }  // namespace
@@ -63,32 +90,20 @@ int Serve(const std::vector<std::string>& args, Home& home) {
                    "  --lan                find nodes on the LAN by multicast\n";
       return kExitOk;
     }
-    if (a == "--listen-s3" && i + 1 < args.size()) {
-      s3_addr = args[++i];
-    } else if (a.rfind("--listen-s3=", 0) == 0) {
-      s3_addr = a.substr(12);
-    } else if (a == "--listen-peer" && i + 1 < args.size()) {
-      peer_addr = args[++i];
-    } else if (a.rfind("--listen-peer=", 0) == 0) {
-      peer_addr = a.substr(14);
-    } else if (a == "--peer" && i + 1 < args.size()) {
-      peer_flags.push_back(args[++i]);
-    } else if (a.rfind("--peer=", 0) == 0) {
-      peer_flags.push_back(a.substr(7));
-    } else if (a == "--dht" && i + 1 < args.size()) {
-      dht_addr = args[++i];
-    } else if (a.rfind("--dht=", 0) == 0) {
-      dht_addr = a.substr(6);
-    } else if (a == "--dht-bootstrap" && i + 1 < args.size()) {
-      bootstrap_flags.push_back(args[++i]);
-    } else if (a.rfind("--dht-bootstrap=", 0) == 0) {
-      bootstrap_flags.push_back(a.substr(16));
+    if (auto v = FlagValue(args, &i, "--listen-s3")) {
+      s3_addr = *v;
+    } else if (auto v = FlagValue(args, &i, "--listen-peer")) {
+      peer_addr = *v;
+    } else if (auto v = FlagValue(args, &i, "--peer")) {
+      peer_flags.push_back(*v);
+    } else if (auto v = FlagValue(args, &i, "--dht")) {
+      dht_addr = *v;
+    } else if (auto v = FlagValue(args, &i, "--dht-bootstrap")) {
+      bootstrap_flags.push_back(*v);
     } else if (a == "--lan") {
       lan_flag = true;
-    } else if (a == "--config" && i + 1 < args.size()) {
-      config_path = args[++i];
-    } else if (a.rfind("--config=", 0) == 0) {
-      config_path = a.substr(9);
+    } else if (auto v = FlagValue(args, &i, "--config")) {
+      config_path = *v;
     } else {
       std::cerr << "shoal: serve: unknown option " << a << "\n";
       return kExitUsage;
@@ -104,54 +119,26 @@ int Serve(const std::vector<std::string>& args, Home& home) {
   }
   if (s3_addr) config.s3_listen = *s3_addr;
   http::ServerOptions s3_listen;
-  if (!ParseAddress(config.s3_listen, &s3_listen.host, &s3_listen.port)) {
-    std::cerr << "shoal: serve: the S3 listener wants HOST:PORT, not '" << config.s3_listen << "'\n";
-    return kExitUsage;
+  {
+    auto ep = net::ParseEndpoint(config.s3_listen);
+    if (!ep.ok()) {
+      std::cerr << "shoal: serve: the S3 listener: " << ep.status().message() << "\n";
+      return kExitUsage;
+    }
+    s3_listen.host = ep->host;
+    s3_listen.port = ep->port;
   }
 
   if (peer_addr) config.peer_listen = *peer_addr;
-  node::PeeringOptions peering_options;
-  {
-    auto listen = net::ParseEndpoint(config.peer_listen);
-    if (!listen.ok()) {
-      std::cerr << "shoal: serve: the peer listener: " << listen.status().message() << "\n";
-      return kExitUsage;
-    }
-    peering_options.listen = *listen;
-    std::vector<std::string> peers = config.peers;
-    peers.insert(peers.end(), peer_flags.begin(), peer_flags.end());
-    for (const auto& p : peers) {
-      auto ep = net::ParseEndpoint(p);
-      if (!ep.ok()) {
-        std::cerr << "shoal: serve: --peer: " << ep.status().message() << "\n";
-        return kExitUsage;
-      }
-      peering_options.peers.push_back(*ep);
-    }
-    peering_options.follows_path = home.follows_path();
-    if (dht_addr) config.dht_listen = *dht_addr;
-    if (!config.dht_listen.empty()) {
-      auto dht = net::ParseEndpoint(config.dht_listen);
-      if (!dht.ok()) {
-        std::cerr << "shoal: serve: --dht: " << dht.status().message() << "\n";
-        return kExitUsage;
-      }
-      peering_options.discovery.dht_listen = *dht;
-    }
-    std::vector<std::string> bootstrap = config.dht_bootstrap;
-    bootstrap.insert(bootstrap.end(), bootstrap_flags.begin(), bootstrap_flags.end());
-    for (const auto& b : bootstrap) {
-      auto ep = net::ParseEndpoint(b);
-      if (!ep.ok()) {
-        std::cerr << "shoal: serve: --dht-bootstrap: " << ep.status().message() << "\n";
-        return kExitUsage;
-      }
-      peering_options.discovery.dht_bootstrap.push_back(*ep);
-    }
-    if (!bootstrap.empty() && !peering_options.discovery.dht_listen) {
-      peering_options.discovery.dht_listen = net::Endpoint{"0.0.0.0", 0};
-    }
-    peering_options.discovery.lan = config.lan || lan_flag;
+  config.peers.insert(config.peers.end(), peer_flags.begin(), peer_flags.end());
+  if (dht_addr) config.dht_listen = *dht_addr;
+  config.dht_bootstrap.insert(config.dht_bootstrap.end(), bootstrap_flags.begin(),
+                              bootstrap_flags.end());
+  config.lan = config.lan || lan_flag;
+  auto peering_options = PeeringSettings(config, home.follows_path());
+  if (!peering_options.ok()) {
+    std::cerr << "shoal: serve: " << peering_options.status().message() << "\n";
+    return kExitUsage;
   }
 
   // Diagnostics go to stderr; stdout has the listener lines.
@@ -195,7 +182,7 @@ int Serve(const std::vector<std::string>& args, Home& home) {
   }
   const std::string s3_url = "http://" + (*s3_server)->address();
 
-  auto peering = node::Peering::Start(&home.store(), peering_options);
+  auto peering = node::Peering::Start(&home.store(), *peering_options);
   if (!peering.ok()) {
     std::cerr << "shoal: peer: " << peering.status().ToString() << "\n";
     return kExitError;

@@ -45,6 +45,25 @@ struct Locator {
   uint32_t crc = 0;
 };
 
+// A replica's block locator (kReplicaBlock): uint offset, uint size, crc32c.
+Bytes EncodeReplicaLocator(const Locator& l) {
+  enc::Encoder e(24);
+  e.Uint(l.offset);
+  e.Uint(l.size);
+  e.Uint32(l.crc);
+  return e.Take();
+}
+
+Result<Locator> DecodeReplicaLocator(ByteView value, uint64_t index) {
+  enc::Decoder d(value);
+  Locator l;
+  l.offset = d.Uint();
+  l.size = d.Uint();
+  l.crc = d.Uint32();
+  if (!d.Finish().ok()) return Status::Corruption("locator of block " + std::to_string(index) + " is unreadable");
+  return l;
+}
+
 // The locators of blocks [16g, 16g + 16) share one key (kLocatorGroup):
 //   uint offset of block 16g, then per block in order: uint size, u32le crc32c.
 // Blocks are contiguous in the file, so offsets follow from the sizes. A group
@@ -707,9 +726,8 @@ Status Log::Clear(uint64_t start, uint64_t end) {
       auto it = db_->NewIterator(LogKey(id_, format::kReplicaBlock, start),
                                  LogKey(id_, format::kReplicaBlock, end));
       for (it->SeekToFirst(); it->Valid(); it->Next()) {
-        enc::Decoder d(it->value());
-        uint64_t offset = d.Uint(), size = d.Uint();
-        if (d.ok()) replica_holes.emplace_back(offset, size);
+        auto l = DecodeReplicaLocator(it->value(), GetU64BE(it->key().data() + 10));
+        if (l.ok()) replica_holes.emplace_back(l->offset, l->size);
       }
       SHOAL_RETURN_IF_ERROR(it->status());
       wb.DeleteRange(LogKey(id_, format::kReplicaBlock, start),
@@ -793,16 +811,13 @@ Result<Bytes> Log::GetStoredLocked(uint64_t index) const {
       return Status::Corruption("block " + Num(index) + " has no locator in storage");
     }
     SHOAL_RETURN_IF_ERROR(s);
-    enc::Decoder d(value);
-    uint64_t offset = d.Uint(), size = d.Uint();
-    uint32_t crc = d.Uint32();
-    if (!d.Finish().ok()) return Status::Corruption("locator of block " + Num(index) + " is unreadable");
-    if (offset > replica_end_ || size > replica_end_ - offset) {
+    SHOAL_ASSIGN_OR_RETURN(Locator l, DecodeReplicaLocator(value, index));
+    if (l.offset > replica_end_ || l.size > replica_end_ - l.offset) {
       return Status::Corruption("locator of block " + Num(index) + " points past the blocks file");
     }
     Bytes block;
-    SHOAL_RETURN_IF_ERROR(replica_file_->Read(offset, size, &block));
-    if (Crc32c(block) != crc) {
+    SHOAL_RETURN_IF_ERROR(replica_file_->Read(l.offset, l.size, &block));
+    if (Crc32c(block) != l.crc) {
       return Status::Corruption("block " + Num(index) + " does not match its checksum");
     }
     return block;
@@ -889,11 +904,7 @@ Status Log::ApplyProofImpl(const Proof& proof) {
     ByteView value = proof.block->value;
     SHOAL_RETURN_IF_ERROR(replica_file_->Write(replica_end_, std::span<const ByteView>(&value, 1)));
     if (sync_.load()) SHOAL_RETURN_IF_ERROR(replica_file_->Sync());
-    enc::Encoder e(24);
-    e.Uint(replica_end_);
-    e.Uint(value.size());
-    e.Uint32(Crc32c(value));
-    locator = e.Take();
+    locator = EncodeReplicaLocator({replica_end_, value.size(), Crc32c(value)});
     replica_end_ += value.size();
   }
   storage::WriteBatch wb;

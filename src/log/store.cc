@@ -1,5 +1,7 @@
 #include "log/store.h"
 
+#include <cstring>
+
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -258,6 +260,22 @@ Result<std::vector<std::string>> Store::ListNames() {
   }
   SHOAL_RETURN_IF_ERROR(it->status());
   return names;
+}
+
+Result<std::vector<Hash>> Store::ListDiscoveryKeys() {
+  std::vector<Hash> keys;
+  Bytes lower{format::kByDiscoveryKey};
+  Bytes upper{static_cast<uint8_t>(format::kByDiscoveryKey + 1)};
+  auto it = db_->NewIterator(lower, upper);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    ByteView k = it->key();
+    if (k.size() != 33) return Status::Corruption("a discovery key index key is not 33 bytes");
+    Hash dk;
+    std::memcpy(dk.data(), k.data() + 1, dk.size());
+    keys.push_back(dk);
+  }
+  SHOAL_RETURN_IF_ERROR(it->status());
+  return keys;
 }
 
 }  // namespace shoal::log

@@ -74,6 +74,9 @@ class Store {
   crypto::KeyPair DeriveKeyPair(std::string_view name) const;
   // Names of the local logs, sorted.
   Result<std::vector<std::string>> ListNames();
+  // The discovery keys of every log in the store (named or replicas),
+  // without opening any of them.
+  Result<std::vector<Hash>> ListDiscoveryKeys();
 
   storage::Db& db() { return *db_; }
 

@@ -39,30 +39,31 @@ std::string Endpoint::ToString() const {
 }
 
 Result<Endpoint> ParseEndpoint(std::string_view text) {
+  auto bad = [text](std::string_view what) {
+    return Status::InvalidArgument(std::string(what) + ", got '" + std::string(text) + "'");
+  };
   Endpoint ep;
   std::string_view port;
   if (!text.empty() && text.front() == '[') {
     size_t close = text.find(']');
     if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return Status::InvalidArgument("expected [ADDRESS]:PORT, got '" + std::string(text) + "'");
+      return bad("expected [ADDRESS]:PORT");
     }
     ep.host = std::string(text.substr(1, close - 1));
     port = text.substr(close + 2);
   } else {
     size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos || colon == 0) {
-      return Status::InvalidArgument("expected HOST:PORT, got '" + std::string(text) + "'");
-    }
+    if (colon == std::string_view::npos || colon == 0) return bad("expected HOST:PORT");
     ep.host = std::string(text.substr(0, colon));
     port = text.substr(colon + 1);
   }
   uint32_t n = 0;
-  if (port.empty() || port.size() > 5) return Status::InvalidArgument("bad port in '" + std::string(text) + "'");
+  if (port.empty() || port.size() > 5) return bad("expected a port of 0 to 65535");
   for (char c : port) {
-    if (c < '0' || c > '9') return Status::InvalidArgument("bad port in '" + std::string(text) + "'");
+    if (c < '0' || c > '9') return bad("expected a port of 0 to 65535");
     n = n * 10 + (c - '0');
   }
-  if (n > 65535) return Status::InvalidArgument("bad port in '" + std::string(text) + "'");
+  if (n > 65535) return bad("expected a port of 0 to 65535");
   ep.port = static_cast<uint16_t>(n);
   return ep;
 }

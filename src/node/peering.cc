@@ -153,12 +153,9 @@ void Peering::OnFound(const discovery::Found& found) {
 
 void Peering::AnnounceAll() {
   if (stopping_ || !discovery_) return;
-  auto names = store_->ListNames();
-  if (names.ok()) {
-    for (const auto& name : *names) {
-      auto log = store_->GetLog(name);
-      if (log.ok()) discovery_->Announce((*log)->discovery_key());
-    }
+  auto keys = store_->ListDiscoveryKeys();
+  if (keys.ok()) {
+    for (const log::Hash& dk : *keys) discovery_->Announce(dk);
   }
   network_->RunAfter(std::chrono::seconds(60), [this] { AnnounceAll(); });
 }

@@ -14,8 +14,8 @@
 //  * Static peers: `AddPeer(endpoint)` dials the peer and dials again after
 //    1, 2, 4 … 30 s whenever the dial fails or the connection ends.
 //  * Discovery (discovery/discovery.h), when configured: the node announces
-//    on the DHT the discovery key of every log it has (names listed again
-//    every minute) and of every log it follows, looks up the ones it
+//    on the DHT the discovery key of every log it has (listed again every
+//    minute, without opening the logs), including those it follows, and looks up the ones it
 //    follows, and dials every node found there or on the LAN as a peer.
 //
 // Thread safety: all methods may be called from any thread.
@@ -83,7 +83,7 @@ class Peering {
   Peering(log::Store* store, const PeeringOptions& options);
   void Dial(const net::Endpoint& peer, int attempt);
   void OnFound(const discovery::Found& found);
-  // Announces every named log, and again every minute.
+  // Announces every log in the store, and again every minute.
   void AnnounceAll();
   Result<std::shared_ptr<log::Log>> FollowLog(const log::Key& key, bool drive);
   // Follows the drive's blobs log once its db log has a manifest.

@@ -131,9 +131,14 @@ class LogState {
     return std::nullopt;
   }
 
-  void Release(uint64_t index) {
+  // Gives back a request's claim: the upgrade, or block `index`.
+  void Unclaim(bool upgrade, uint64_t index) {
     std::lock_guard lock(mu);
-    claimed.erase(index);
+    if (upgrade) {
+      upgrading = false;
+    } else {
+      claimed.erase(index);
+    }
   }
 
   // Runs the `done` of every range now wholly stored.
@@ -187,6 +192,7 @@ class Peer : public net::ChannelHandler, public std::enable_shared_from_this<Pee
   void OnDrain();
   // The worker has applied a proof this peer sent (`status`), on the strand.
   void OnApplied(bool upgrade, uint64_t index, const Status& status, bool block, size_t bytes);
+  // What Peers() shows; on the strand, like everything else here.
   PeerInfo::Channel Info() const;
 
   const std::shared_ptr<LogState>& state() const { return state_; }
@@ -248,9 +254,7 @@ class Peer : public net::ChannelHandler, public std::enable_shared_from_this<Pee
   uint64_t last_range_ = 0;
   std::optional<std::pair<uint64_t, bool>> can_upgrade_cache_;  // remote length, answer
 
-  std::atomic<bool> stat_synced_{false};
-  std::atomic<uint64_t> stat_remote_length_{0}, stat_remote_contiguous_{0}, stat_inflight_{0};
-  std::atomic<uint64_t> blocks_down_{0}, bytes_down_{0}, blocks_up_{0}, bytes_up_{0};
+  uint64_t blocks_down_ = 0, bytes_down_ = 0, blocks_up_ = 0, bytes_up_ = 0;
 };
 
 // The replication state of one connection, kept in its user_data.
@@ -344,21 +348,13 @@ void Peer::OnClose(net::Channel&, bool) {
   bool released = !inflight_.empty();
   for (auto& [id, req] : inflight_) Unclaim(req);
   inflight_.clear();
-  stat_inflight_ = 0;
   waiting_.clear();
   session_->Forget(state_->log->discovery_key());
   // Blocks this peer had in flight can go to the others now.
   if (released) state_->NotifyPeers();
 }
 
-void Peer::Unclaim(const Inflight& req) {
-  if (req.upgrade) {
-    std::lock_guard lock(state_->mu);
-    state_->upgrading = false;
-  } else {
-    state_->Release(req.index);
-  }
-}
+void Peer::Unclaim(const Inflight& req) { state_->Unclaim(req.upgrade, req.index); }
 
 Status Peer::OnMessage(net::Channel&, uint64_t type, ByteView payload) {
   if (!open_) return Status::OK();
@@ -440,8 +436,6 @@ Status Peer::OnSync(ByteView payload) {
   remote_can_upgrade_ = m.can_upgrade;
   remote_has_manifest_ = m.has_manifest;
   length_acked_ = m.fork == log.fork() ? m.remote_length : 0;
-  stat_remote_length_ = m.length;
-  stat_synced_ = true;
   // Answer a shorter peer, so it learns we heard its length (JS needs the
   // echo before it asks for an upgrade).
   if (m.fork == log.fork() && log.length() > m.length) SendSync();
@@ -460,7 +454,6 @@ Status Peer::OnRange(ByteView payload) {
   SHOAL_ASSIGN_OR_RETURN(Range m, DecodeRange(payload));
   uint64_t end = m.start == 0 && !m.drop ? m.start + m.length : Clamp(m.start, m.length);
   remote_blocks_.SetRange(m.start, end, !m.drop);
-  stat_remote_contiguous_ = remote_blocks_.contiguous();
   if (!m.drop) Update();
   return Status::OK();
 }
@@ -468,7 +461,6 @@ Status Peer::OnRange(ByteView payload) {
 Status Peer::OnBitfield(ByteView payload) {
   SHOAL_ASSIGN_OR_RETURN(Bitfield m, DecodeBitfield(payload));
   if (remote_blocks_.SetWords(m.start, m.words)) {
-    stat_remote_contiguous_ = remote_blocks_.contiguous();
     Update();
   }
   return Status::OK();
@@ -581,7 +573,6 @@ Status Peer::OnData(ByteView payload) {
   if (it == inflight_.end()) return Status::OK();  // not asked for: ignored, as JS does
   Inflight req = it->second;
   inflight_.erase(it);
-  stat_inflight_ = inflight_.size();
   bool matches = req.upgrade ? proof.upgrade.has_value()
                              : (proof.block && proof.block->index == req.index && !proof.upgrade);
   if (!matches) {
@@ -597,12 +588,7 @@ Status Peer::OnData(ByteView payload) {
                  proof = std::move(proof)]() {
     size_t bytes = proof.block ? proof.block->value.size() : 0;
     Status st = state->log->ApplyProof(proof);
-    if (req.upgrade) {
-      std::lock_guard lock(state->mu);
-      state->upgrading = false;
-    } else {
-      state->Release(req.index);
-    }
+    state->Unclaim(req.upgrade, req.index);
     if (st.ok() && proof.block) state->FinishRanges();
     // Every peer looks again: the block is here (a range announces it), or
     // it is free to ask elsewhere.
@@ -642,7 +628,6 @@ Status Peer::OnNoData(ByteView payload) {
   if (it == inflight_.end()) return Status::OK();
   Inflight req = it->second;
   inflight_.erase(it);
-  stat_inflight_ = inflight_.size();
   Unclaim(req);
   if (req.upgrade) {
     upgrade_refused_at_ = remote_length_;
@@ -699,7 +684,6 @@ void Peer::Update() {
   }
 
   if (remote_fork_ != fork || !state_->Downloading()) {
-    stat_inflight_ = inflight_.size();
     return;
   }
   uint64_t limit = std::min(length, remote_length_);
@@ -728,16 +712,15 @@ void Peer::Update() {
     }
   }
   if (corked) channel_->mux().Uncork();
-  stat_inflight_ = inflight_.size();
 }
 
 PeerInfo::Channel Peer::Info() const {
   PeerInfo::Channel c;
   c.key = ToHex(state_->log->key());
-  c.synced = stat_synced_;
-  c.remote_length = stat_remote_length_;
-  c.remote_contiguous = stat_remote_contiguous_;
-  c.inflight = stat_inflight_;
+  c.synced = synced_;
+  c.remote_length = remote_length_;
+  c.remote_contiguous = remote_blocks_.contiguous();
+  c.inflight = inflight_.size() + applying_;
   c.blocks_down = blocks_down_;
   c.bytes_down = bytes_down_;
   c.blocks_up = blocks_up_;
