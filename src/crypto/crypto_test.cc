@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
+#include <sodium.h>
 
+#include <random>
+
+#include "crypto/blake2b.h"
 #include "crypto/digest.h"
 #include "crypto/hash.h"
 #include "crypto/sign.h"
@@ -33,6 +37,54 @@ TEST(Blake2b, IncrementalMatchesOneShot) {
   k.Update(AsBytes("hypercore"));
   EXPECT_EQ(k.Final(), Blake2b256Keyed(key, {AsBytes("hypercore")}));
   EXPECT_NE(Blake2b256Keyed(key, {AsBytes("hypercore")}), Blake2b256(AsBytes("hypercore")));
+}
+
+// RFC 7693 Appendix A, and Python's hashlib for the others.
+TEST(Blake2b, KnownDigests) {
+  uint8_t out[64];
+  Blake2bState abc(64, {});
+  abc.Update(reinterpret_cast<const uint8_t*>("abc"), 3);
+  abc.Final(out);
+  EXPECT_EQ(ToHex(ByteView(out, 64)),
+            "ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d1"
+            "7d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923");
+  EXPECT_EQ(ToHex(Blake2b256(ByteView())),
+            "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8");
+  Bytes data, key;
+  for (int i = 0; i < 768; i++) data.push_back(static_cast<uint8_t>(i));
+  for (int i = 0; i < 64; i++) key.push_back(static_cast<uint8_t>(i));
+  EXPECT_EQ(ToHex(Blake2b256Keyed(key, {data})),
+            "4b846372177de700a4548707dd4094b0a6e137c016c2dea7355b2bbba7380792");
+}
+
+// Every digest size, key size and split of the input against libsodium,
+// around the 128-byte block edges where the last-block rule bites.
+TEST(Blake2b, MatchesLibsodium) {
+  Init();
+  std::mt19937 rng(7);
+  Bytes data(1200);
+  for (auto& b : data) b = static_cast<uint8_t>(rng());
+  const size_t sizes[] = {0, 1, 63, 127, 128, 129, 255, 256, 257, 1000, 1200};
+  for (size_t size : sizes) {
+    for (size_t key_size : {0, 1, 32, 64}) {
+      for (size_t digest : {1, 20, 32, 64}) {
+        ByteView key = ByteView(data).last(key_size);
+        uint8_t want[64], got[64];
+        crypto_generichash(want, digest, data.data(), size, key_size ? key.data() : nullptr,
+                           key_size);
+        for (size_t split : {size_t{0}, size / 3, size_t{128}, size}) {
+          split = std::min(split, size);
+          Blake2bState st(digest, key);
+          st.Update(data.data(), split);
+          st.Update(data.data() + split, size - split);
+          st.Final(got);
+          ASSERT_EQ(ToHex(ByteView(got, digest)), ToHex(ByteView(want, digest)))
+              << "size " << size << " key " << key_size << " digest " << digest << " split "
+              << split;
+        }
+      }
+    }
+  }
 }
 
 TEST(Ed25519, SignVerifyDeterministic) {

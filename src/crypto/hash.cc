@@ -6,43 +6,26 @@
 
 namespace shoal::crypto {
 
-static_assert(sizeof(crypto_generichash_state) <= 384);
-
 void Init() {
   static const bool ok = sodium_init() >= 0;
   SHOAL_CHECK(ok);
 }
 
 Hash Blake2b256Keyed(ByteView key, std::initializer_list<ByteView> parts) {
-  Init();
-  SHOAL_CHECK(key.size() <= crypto_generichash_KEYBYTES_MAX);
-  crypto_generichash_state st;
-  crypto_generichash_init(&st, key.empty() ? nullptr : key.data(), key.size(), 32);
-  for (ByteView p : parts) crypto_generichash_update(&st, p.data(), p.size());
+  Blake2bState st(32, key);
+  for (ByteView p : parts) st.Update(p.data(), p.size());
   Hash out;
-  crypto_generichash_final(&st, out.data(), out.size());
+  st.Final(out.data());
   return out;
 }
 
 Hash Blake2b256(std::initializer_list<ByteView> parts) { return Blake2b256Keyed({}, parts); }
 
-Blake2b::Blake2b(ByteView key) {
-  Init();
-  SHOAL_CHECK(key.size() <= crypto_generichash_KEYBYTES_MAX);
-  crypto_generichash_init(reinterpret_cast<crypto_generichash_state*>(state_),
-                          key.empty() ? nullptr : key.data(), key.size(), 32);
-}
-
-Blake2b& Blake2b::Update(ByteView data) {
-  crypto_generichash_update(reinterpret_cast<crypto_generichash_state*>(state_), data.data(),
-                            data.size());
-  return *this;
-}
+Blake2b::Blake2b(ByteView key) : state_(32, key) {}
 
 Hash Blake2b::Final() {
   Hash out;
-  crypto_generichash_final(reinterpret_cast<crypto_generichash_state*>(state_), out.data(),
-                           out.size());
+  state_.Final(out.data());
   return out;
 }
 

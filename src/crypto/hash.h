@@ -1,8 +1,7 @@
 // BLAKE2b-256, plain and keyed, and Hypercore's namespaces.
 //
-// The only hash Hypercore's tree, keys and capabilities use. Backed by
-// libsodium's crypto_generichash; this header does not include libsodium.
-// All functions are thread-safe.
+// The only hash Hypercore's tree, keys and capabilities use, computed by
+// Blake2bState (blake2b.h). All functions are thread-safe.
 #pragma once
 
 #include <initializer_list>
@@ -10,13 +9,15 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "crypto/blake2b.h"
 
 namespace shoal::crypto {
 
 using Hash = FixedBytes<32>;
 
-// Makes sure libsodium is initialised. Every function here calls it; callers
-// never need to, but may call it early to take the one-time cost up front.
+// Makes sure libsodium is initialised. Every function in crypto/ that uses
+// libsodium calls it; callers never need to, but may call it early to take
+// the one-time cost up front.
 void Init();
 
 // BLAKE2b with a 32-byte digest over the concatenation of `parts`.
@@ -33,11 +34,14 @@ class Blake2b {
   Blake2b(const Blake2b&) = delete;
   Blake2b& operator=(const Blake2b&) = delete;
 
-  Blake2b& Update(ByteView data);
+  Blake2b& Update(ByteView data) {
+    state_.Update(data.data(), data.size());
+    return *this;
+  }
   Hash Final();
 
  private:
-  alignas(64) unsigned char state_[384];
+  Blake2bState state_;
 };
 
 // Hypercore's namespace constants (hypercore-crypto `namespace`):

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sodium.h>
 
 #include "crypto/hash.h"
 #include "crypto/noise.h"
@@ -129,6 +130,70 @@ TEST(SecretStream, RoundTripAndTamper) {
   EXPECT_EQ(AsString(got), "world");
   // The same message twice does not pull twice.
   EXPECT_FALSE(pull2.Pull(buf, got.data()).ok());
+}
+
+// Byte for byte libsodium's construction, both ways, for every length class
+// around the 16- and 64-byte edges, in place and not, and through a rekey.
+TEST(SecretStream, MatchesLibsodium) {
+  FixedBytes<32> key;
+  for (size_t i = 0; i < key.size(); i++) key[i] = static_cast<uint8_t>(3 * i + 1);
+  const size_t sizes[] = {0, 1, 15, 16, 17, 47, 48, 63, 64, 65, 1000, 65536 + 3};
+
+  SecretStreamPush ours(key);
+  crypto_secretstream_xchacha20poly1305_state theirs_pull;
+  ASSERT_EQ(crypto_secretstream_xchacha20poly1305_init_pull(&theirs_pull, ours.header().data(),
+                                                            key.data()),
+            0);
+  for (size_t n : sizes) {
+    Bytes plain(n);
+    for (size_t i = 0; i < n; i++) plain[i] = static_cast<uint8_t>(i * 7 + n);
+    Bytes buf(n + kSecretStreamOverhead);
+    std::memcpy(buf.data() + 1, plain.data(), n);
+    if (n % 2) {
+      ours.Push(ByteView(buf.data() + 1, n), buf.data());  // in place
+    } else {
+      ours.Push(plain, buf.data());
+    }
+    Bytes out(n + 1);
+    unsigned char tag = 0xff;
+    ASSERT_EQ(crypto_secretstream_xchacha20poly1305_pull(&theirs_pull, out.data(), nullptr, &tag,
+                                                         buf.data(), buf.size(), nullptr, 0),
+              0)
+        << n;
+    EXPECT_EQ(tag, crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
+    EXPECT_EQ(ToHex(ByteView(out).first(n)), ToHex(plain)) << n;
+  }
+
+  crypto_secretstream_xchacha20poly1305_state theirs_push;
+  SecretStreamHeader header;
+  crypto_secretstream_xchacha20poly1305_init_push(&theirs_push, header.data(), key.data());
+  SecretStreamPull pull(key, header);
+  auto push = [&](size_t n, unsigned char tag) {
+    Bytes plain(n, static_cast<uint8_t>(n));
+    Bytes cipher(n + kSecretStreamOverhead);
+    crypto_secretstream_xchacha20poly1305_push(&theirs_push, cipher.data(), nullptr, plain.data(),
+                                               n, nullptr, 0, tag);
+    return std::make_pair(plain, cipher);
+  };
+  for (size_t n : sizes) {
+    auto [plain, cipher] = push(n, crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
+    Bytes out(n);
+    ASSERT_TRUE(pull.Pull(cipher, out.data()).ok()) << n;
+    EXPECT_EQ(out, plain) << n;
+    // In place, plaintext where the ciphertext was.
+    auto [plain2, cipher2] = push(n, crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
+    ASSERT_TRUE(pull.Pull(cipher2, cipher2.data() + 1).ok()) << n;
+    EXPECT_EQ(ToHex(ByteView(cipher2).subspan(1, n)), ToHex(plain2)) << n;
+  }
+  // A REKEY tag is refused (secret-stream sends only MESSAGE), but the state
+  // follows libsodium's through the rekey, so the next message still pulls.
+  auto [p1, c1] = push(10, crypto_secretstream_xchacha20poly1305_TAG_REKEY);
+  Bytes out(10);
+  EXPECT_EQ(pull.Pull(c1, out.data()).code(), Status::Code::kVerificationFailed);
+  auto [p2, c2] = push(33, crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
+  Bytes out2(33);
+  ASSERT_TRUE(pull.Pull(c2, out2.data()).ok());
+  EXPECT_EQ(out2, p2);
 }
 
 }  // namespace
