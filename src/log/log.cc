@@ -776,6 +776,16 @@ bool Log::Has(uint64_t index) const {
   return bitfield_.Get(index);
 }
 
+std::vector<uint64_t> Log::Missing(uint64_t start, uint64_t end, size_t limit) const {
+  std::vector<uint64_t> out;
+  std::lock_guard lock(mu_);
+  for (uint64_t i = bitfield_.FindFirst(false, start); i < end && out.size() < limit;
+       i = bitfield_.FindFirst(false, i + 1)) {
+    out.push_back(i);
+  }
+  return out;
+}
+
 Result<Bytes> Log::GetStoredLocked(uint64_t index) const {
   if (index >= state_.length || !bitfield_.Get(index)) {
     return Status::NotFound("block " + Num(index) + " is not stored");
@@ -881,6 +891,10 @@ Result<uint64_t> Log::MissingNodes(uint64_t index) const {
 }
 
 Status Log::ApplyProofImpl(const Proof& proof) {
+  // Hashing the block is most of verifying it; readers of the log need not
+  // wait for it.
+  std::optional<Node> leaf;
+  if (proof.block) leaf = LeafNode(proof.block->index, proof.block->value);
   std::lock_guard lock(mu_);
   if (key_pair_) return Status::InvalidArgument("the writer of a log does not take proofs of it");
   std::optional<Verifier> learnt;
@@ -894,7 +908,7 @@ Status Log::ApplyProofImpl(const Proof& proof) {
     }
   }
   const Verifier& verifier = verifier_ ? *verifier_ : *learnt;
-  SHOAL_ASSIGN_OR_RETURN(VerifiedProof verified, VerifyProof(state_, *reader_, proof, verifier));
+  SHOAL_ASSIGN_OR_RETURN(VerifiedProof verified, VerifyProof(state_, *reader_, proof, verifier, leaf));
 
   // The block's bytes first, then (in the batch) the locator that makes them
   // part of the log: bytes a failed batch leaves behind are never read.

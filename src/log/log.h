@@ -112,6 +112,9 @@ class Log {
   // checksum written with them.
   Result<Bytes> Get(uint64_t index) const;
   bool Has(uint64_t index) const;
+  // Up to `limit` indexes in [start, end) whose blocks are not stored, in
+  // order: one lock for what would be many Has calls.
+  std::vector<uint64_t> Missing(uint64_t start, uint64_t end, size_t limit) const;
 
   // Byte offset of block `index` in the log (index == length gives the
   // byte length), and the block holding byte `bytes` with the offset inside.

@@ -225,7 +225,8 @@ Result<Node> FoldUp(flat::Iterator& ite, Node root, NodeQueue& q, std::vector<No
   return root;
 }
 
-Result<std::optional<Node>> VerifyTree(const Proof& proof, std::vector<Node>& nodes) {
+Result<std::optional<Node>> VerifyTree(const Proof& proof, const std::optional<Node>& block_leaf,
+                                       std::vector<Node>& nodes) {
   std::optional<Node> root;
   if (proof.seek && !proof.seek->nodes.empty()) {
     flat::Iterator ite(proof.seek->nodes[0].index);
@@ -252,7 +253,7 @@ Result<std::optional<Node>> VerifyTree(const Proof& proof, std::vector<Node>& no
   NodeQueue q(*untrusted_nodes, root);
   Node start;
   if (proof.block) {
-    start = LeafNode(proof.block->index, proof.block->value);
+    start = block_leaf ? *block_leaf : LeafNode(proof.block->index, proof.block->value);
   } else {
     SHOAL_ASSIGN_OR_RETURN(start, q.Shift(ite.index()));
   }
@@ -443,7 +444,8 @@ Result<Proof> GenerateProof(const TreeState& state, NodeReader& reader,
 }
 
 Result<VerifiedProof> VerifyProof(const TreeState& current, NodeReader& reader,
-                                  const Proof& proof, const Verifier& verifier) {
+                                  const Proof& proof, const Verifier& verifier,
+                                  const std::optional<Node>& block_leaf) {
   // An empty log has no history to reorganise, so it may take a signed
   // upgrade of any fork.
   const bool fresh = current.length == 0 && proof.upgrade.has_value();
@@ -452,7 +454,7 @@ Result<VerifiedProof> VerifyProof(const TreeState& current, NodeReader& reader,
                                    ", the log is at fork " + std::to_string(current.fork));
   }
   TreeBatch batch(current);
-  SHOAL_ASSIGN_OR_RETURN(std::optional<Node> unverified, VerifyTree(proof, batch.nodes()));
+  SHOAL_ASSIGN_OR_RETURN(std::optional<Node> unverified, VerifyTree(proof, block_leaf, batch.nodes()));
 
   if (proof.upgrade) {
     SHOAL_ASSIGN_OR_RETURN(bool used, VerifyUpgrade(proof, unverified, batch));

@@ -86,9 +86,12 @@ struct VerifiedProof {
 // Checks `proof` against the current tree of a log: every hash must chain up
 // to a stored node or to roots signed by `verifier`. Fails with
 // VerificationFailed on any mismatch, Malformed on a proof that cannot be
-// walked, InvalidArgument for a proof of another fork.
+// walked, InvalidArgument for a proof of another fork. `block_leaf`, when
+// given, must be LeafNode(proof.block->index, proof.block->value): a caller
+// hashes the block before it takes the lock that guards `current`.
 Result<VerifiedProof> VerifyProof(const TreeState& current, NodeReader& reader,
-                                  const Proof& proof, const Verifier& verifier);
+                                  const Proof& proof, const Verifier& verifier,
+                                  const std::optional<Node>& block_leaf = std::nullopt);
 
 // Byte offset of flat-tree node `index` (a block is 2 * block index).
 Result<uint64_t> ByteOffset(const TreeState& state, NodeReader& reader, uint64_t index);

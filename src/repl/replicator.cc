@@ -24,8 +24,10 @@ constexpr int kMaxNoData = 32;
 constexpr int kMaxInvalidRequests = 64;
 // Requests wait while more than this much output is queued for the socket.
 constexpr size_t kServeBacklog = 8 << 20;
-// A claim scans at most this many blocks.
+// A claim looks at most at this many missing blocks.
 constexpr uint64_t kMaxScan = 1 << 16;
+// Missing blocks looked up under one lock of the log while claiming.
+constexpr size_t kScanChunk = 256;
 
 bool IsPeerFault(const Status& st) {
   return st.IsVerificationFailed() || st.IsMalformed();
@@ -115,17 +117,22 @@ class LogState {
     std::vector<std::pair<uint64_t, uint64_t>> targets;
     if (following) targets.emplace_back(0, limit);
     for (const Range& r : ranges) targets.emplace_back(r.start, std::min(r.end, limit));
-    uint64_t from = log->contiguous_length();
     for (auto [start, end] : targets) {
       uint64_t scanned = 0;
-      for (uint64_t i = std::max(start, from); i < end && scanned < kMaxScan; i++, scanned++) {
-        if (claimed.count(i) || log->Has(i)) continue;
-        if (!remote.Has(i)) {
-          if (!*lacking) *lacking = i;
-          continue;
+      for (uint64_t from = start; from < end && scanned < kMaxScan;) {
+        std::vector<uint64_t> missing = log->Missing(from, end, kScanChunk);
+        if (missing.empty()) break;
+        for (uint64_t i : missing) {
+          if (scanned++ == kMaxScan) break;
+          if (claimed.count(i)) continue;
+          if (!remote.Has(i)) {
+            if (!*lacking) *lacking = i;
+            continue;
+          }
+          claimed.insert(i);
+          return i;
         }
-        claimed.insert(i);
-        return i;
+        from = missing.back() + 1;
       }
     }
     return std::nullopt;
@@ -148,11 +155,8 @@ class LogState {
       std::lock_guard lock(mu);
       uint64_t contiguous = log->contiguous_length();
       for (auto it = ranges.begin(); it != ranges.end();) {
-        bool complete = it->end <= contiguous;
-        for (uint64_t i = std::max(it->start, contiguous); !complete && i < it->end; i++) {
-          if (!log->Has(i)) break;
-          if (i + 1 == it->end) complete = true;
-        }
+        bool complete = it->end <= contiguous ||
+                        log->Missing(std::max(it->start, contiguous), it->end, 1).empty();
         if (complete) {
           if (it->done) done.push_back(std::move(it->done));
           it = ranges.erase(it);
