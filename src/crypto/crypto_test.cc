@@ -87,6 +87,32 @@ TEST(Blake2b, MatchesLibsodium) {
   }
 }
 
+// Batches of every shape: lengths around the block edges, groups that fill
+// the eight lanes and spill over, lone lengths, and prefixes of 0-128 bytes.
+TEST(Blake2b, ManyMatchesOneByOne) {
+  std::mt19937 rng(11);
+  Bytes data(70000);
+  for (auto& b : data) b = static_cast<uint8_t>(rng());
+  const size_t prefixes[] = {0, 9, 100, 128};
+  const size_t bodies[] = {0, 1, 119, 120, 247, 248, 1000, 65536};
+  for (bool vector : {true, false}) {
+    for (size_t count : {1, 2, 7, 8, 9, 17}) {
+      std::vector<Blake2bInput> in;
+      for (size_t i = 0; i < count; i++) {
+        size_t p = prefixes[(i / 3) % 4];
+        size_t b = bodies[(count + i / 2) % 8];
+        in.push_back({ByteView(data).subspan(i, p), ByteView(data).subspan(200 + i, b)});
+      }
+      std::vector<Hash> got(count);
+      Blake2b256Many(in, got, vector);
+      for (size_t i = 0; i < count; i++) {
+        ASSERT_EQ(ToHex(got[i]), ToHex(Blake2b256({in[i].prefix, in[i].body})))
+            << "vector " << vector << " count " << count << " input " << i;
+      }
+    }
+  }
+}
+
 TEST(Ed25519, SignVerifyDeterministic) {
   Seed seed{};
   seed[0] = 1;

@@ -1,5 +1,8 @@
 #include "log/caps.h"
 
+#include <array>
+
+#include "base/check.h"
 #include "crypto/hash.h"
 
 namespace shoal::log {
@@ -17,6 +20,23 @@ Node LeafNode(uint64_t block_index, ByteView block) {
   prefix[0] = 0;
   PutU64LE(prefix + 1, block.size());
   return Node{2 * block_index, block.size(), crypto::Blake2b256({ByteView(prefix, 9), block})};
+}
+
+void LeafNodes(std::span<const uint64_t> indexes, std::span<const ByteView> blocks,
+               std::span<Node> out) {
+  SHOAL_CHECK(indexes.size() == blocks.size() && out.size() == blocks.size());
+  std::vector<std::array<uint8_t, 9>> prefixes(blocks.size());
+  std::vector<crypto::Blake2bInput> inputs(blocks.size());
+  for (size_t k = 0; k < blocks.size(); k++) {
+    prefixes[k][0] = 0;
+    PutU64LE(prefixes[k].data() + 1, blocks[k].size());
+    inputs[k] = {ByteView(prefixes[k].data(), 9), blocks[k]};
+  }
+  std::vector<crypto::Hash> hashes(blocks.size());
+  crypto::Blake2b256Many(inputs, hashes);
+  for (size_t k = 0; k < blocks.size(); k++) {
+    out[k] = Node{2 * indexes[k], blocks[k].size(), hashes[k]};
+  }
 }
 
 Node ParentNode(uint64_t index, const Node& a, const Node& b) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "base/bytes.h"
@@ -38,6 +39,10 @@ const Caps& GetCaps();
 
 // H(0x00 || u64le(len) || block): the leaf for block `block_index`.
 Node LeafNode(uint64_t block_index, ByteView block);
+// out[k] = LeafNode(indexes[k], blocks[k]), the blocks hashed together (eight
+// at a time where the CPU can: crypto::Blake2b256Many). Sizes must match.
+void LeafNodes(std::span<const uint64_t> indexes, std::span<const ByteView> blocks,
+               std::span<Node> out);
 // H(0x01 || u64le(a.size + b.size) || left.hash || right.hash), where left is
 // the node with the lower index.
 Node ParentNode(uint64_t index, const Node& a, const Node& b);

@@ -1,5 +1,6 @@
 #include "log/log.h"
 
+#include <cstring>
 #include <string>
 
 #include "base/crc32c.h"
@@ -517,6 +518,7 @@ Status Log::CommitOrReload(storage::WriteBatch& wb) {
   state_ = TreeState{};
   bitfield_ = Bitfield();
   stored_pages_.clear();
+  written_nodes_.clear();
   contiguous_ = 0;
   verifier_.reset();
   encryption_.reset();
@@ -540,11 +542,35 @@ Status Log::Truncate(uint64_t length) {
 }
 
 Status Log::ApplyProof(const Proof& proof) {
+  const Proof* one[] = {&proof};
+  return ApplyProofs(one)[0];
+}
+
+std::vector<Status> Log::ApplyProofs(std::span<const Proof* const> proofs) {
+  // Hashing the blocks is most of verifying them; readers of the log need not
+  // wait for it.
+  std::vector<uint64_t> indexes;
+  std::vector<ByteView> blocks;
+  for (const Proof* p : proofs) {
+    if (!p->block) continue;
+    indexes.push_back(p->block->index);
+    blocks.push_back(p->block->value);
+  }
+  std::vector<Node> leaves(blocks.size());
+  LeafNodes(indexes, blocks, leaves);
+
+  std::vector<Status> out;
+  out.reserve(proofs.size());
   uint64_t before = length();
   uint64_t fork_before = fork();
-  Status s = ApplyProofImpl(proof);
-  if (s.ok() && (length() != before || fork() != fork_before)) NotifyListeners();
-  return s;
+  size_t next_leaf = 0;
+  for (const Proof* p : proofs) {
+    std::optional<Node> leaf;
+    if (p->block) leaf = leaves[next_leaf++];
+    out.push_back(ApplyProofImpl(*p, leaf));
+  }
+  if (length() != before || fork() != fork_before) NotifyListeners();
+  return out;
 }
 
 uint64_t Log::Subscribe(std::function<void()> on_change) {
@@ -890,11 +916,8 @@ Result<uint64_t> Log::MissingNodes(uint64_t index) const {
   return count;
 }
 
-Status Log::ApplyProofImpl(const Proof& proof) {
-  // Hashing the block is most of verifying it; readers of the log need not
-  // wait for it.
-  std::optional<Node> leaf;
-  if (proof.block) leaf = LeafNode(proof.block->index, proof.block->value);
+// `leaf` is LeafNode of proof.block, hashed by ApplyProofs.
+Status Log::ApplyProofImpl(const Proof& proof, const std::optional<Node>& leaf) {
   std::lock_guard lock(mu_);
   if (key_pair_) return Status::InvalidArgument("the writer of a log does not take proofs of it");
   std::optional<Verifier> learnt;
@@ -922,7 +945,14 @@ Status Log::ApplyProofImpl(const Proof& proof) {
     replica_end_ += value.size();
   }
   storage::WriteBatch wb;
+  constexpr size_t kMaxWritten = 1 << 16;
+  if (written_nodes_.size() > kMaxWritten) written_nodes_.clear();
   for (const Node& n : verified.nodes) {
+    uint64_t tag;
+    std::memcpy(&tag, n.hash.data(), sizeof(tag));
+    auto [it, added] = written_nodes_.try_emplace(n.index, tag);
+    if (!added && it->second == tag) continue;
+    it->second = tag;
     wb.Put(LogKey(id_, format::kNode, n.index), EncodeNodeValue(n));
   }
   if (verified.upgraded) {

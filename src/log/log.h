@@ -139,6 +139,9 @@ class Log {
   // signed length, tree nodes, a block. Nothing is stored unless everything
   // verifies.
   Status ApplyProof(const Proof& proof);
+  // ApplyProof for each of `proofs` in order, one status each; their blocks
+  // are hashed together first, outside the lock (LeafNodes).
+  std::vector<Status> ApplyProofs(std::span<const Proof* const> proofs);
 
   // Calls `on_change` after every append, truncate or applied proof that
   // changes the length or fork, on the thread that made the change, after the
@@ -161,7 +164,7 @@ class Log {
 
   Result<uint64_t> AppendImpl(std::span<const ByteView> blocks);
   Status TruncateImpl(uint64_t length);
-  Status ApplyProofImpl(const Proof& proof);
+  Status ApplyProofImpl(const Proof& proof, const std::optional<Node>& leaf);
   Status SignLocked();
   void NotifyListeners();
 
@@ -220,6 +223,11 @@ class Log {
   Bitfield bitfield_;
   uint64_t contiguous_ = 0;
   std::set<uint64_t> stored_pages_;  // bitfield pages present in storage
+  // Tree nodes a replica wrote lately: index → the first 8 bytes of the hash.
+  // Proofs requested together all carry the ancestors missing when they were
+  // asked for; each is written once. Cleared when it grows past kMaxWritten
+  // and whenever the in-memory state is reloaded.
+  std::unordered_map<uint64_t, uint64_t> written_nodes_;
   // The writer's last, partly filled locator group as stored, so an append
   // need not read it back; empty when unknown.
   std::optional<std::pair<uint64_t, Bytes>> tail_group_;

@@ -1,5 +1,7 @@
 #include "net/secret_stream.h"
 
+#include <algorithm>
+
 #include <cstring>
 
 #include "crypto/hash.h"
@@ -72,18 +74,18 @@ void SecretStream::StartStream() {
 }
 
 // The frame is uint24 length || tag (1) || ciphertext || MAC (16): the parts
-// are copied to where the ciphertext goes and encrypted in place, as
-// libsodium allows when the output starts one byte before the input.
+// are appended where the ciphertext goes and encrypted in place, the output
+// starting one byte before the input. Appending (not resizing) leaves the
+// bytes unwritten twice, and growth is geometric however messages arrive.
 void SecretStream::Encrypt(std::span<const ByteView> parts, size_t size) {
   size_t n = size + crypto::kSecretStreamOverhead;
+  size_t need = out_.size() + 3 + n;
+  if (out_.capacity() < need) out_.reserve(std::max(need, 2 * out_.capacity()));
   PutUint24(out_, n);
   size_t at = out_.size();
-  out_.resize(at + n);
-  uint8_t* p = out_.data() + at + 1;
-  for (ByteView part : parts) {
-    if (!part.empty()) std::memcpy(p, part.data(), part.size());
-    p += part.size();
-  }
+  out_.push_back(0);  // the tag byte
+  for (ByteView part : parts) out_.insert(out_.end(), part.begin(), part.end());
+  out_.resize(out_.size() + crypto::kSecretStreamOverhead - 1);  // the MAC
   push_->Push(ByteView(out_.data() + at + 1, size), out_.data() + at);
   bytes_sent_ += 3 + n;
 }
@@ -107,6 +109,14 @@ Bytes SecretStream::TakeOutput() {
   Bytes out = std::move(out_);
   out_.clear();
   return out;
+}
+
+void SecretStream::Recycle(Bytes buffer) {
+  // An idle connection should not hold a burst's worth of memory.
+  constexpr size_t kMaxKept = 2 << 20;
+  if (!out_.empty() || buffer.capacity() <= out_.capacity() || buffer.capacity() > kMaxKept) return;
+  buffer.clear();
+  out_ = std::move(buffer);
 }
 
 Status SecretStream::Receive(ByteView data,

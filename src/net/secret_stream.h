@@ -71,6 +71,10 @@ class SecretStream {
 
   // The bytes to write to the socket, in order; leaves the queue empty.
   Bytes TakeOutput();
+  // Gives back a buffer TakeOutput returned, once written, so the next
+  // output reuses its memory instead of growing a new one (buffers over
+  // 2 MiB are let go).
+  void Recycle(Bytes buffer);
   bool has_output() const { return !out_.empty(); }
   size_t output_size() const { return out_.size(); }
 

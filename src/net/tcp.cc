@@ -4,6 +4,7 @@
 
 #include <boost/asio.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <list>
 #include <mutex>
@@ -258,6 +259,14 @@ void Connection::Impl::Flush(const std::shared_ptr<Connection>& self) {
         if (ec) {
           self->Close(FromError(ec));
           return;
+        }
+        // The largest buffer written becomes the stream's next output.
+        if (!c.writing.empty()) {
+          auto largest = std::max_element(c.writing.begin(), c.writing.end(),
+                                          [](const Bytes& a, const Bytes& b) {
+                                            return a.capacity() < b.capacity();
+                                          });
+          c.stream.Recycle(std::move(*largest));
         }
         c.writing.clear();
         c.writing_bytes = 0;

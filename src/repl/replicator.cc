@@ -38,10 +38,23 @@ bool IsPeerFault(const Status& st) {
 // One thread that applies received proofs, in the order they came: the
 // hashing and storing of blocks runs beside the connection's thread, which
 // goes on reading, decrypting and requesting.
+struct LogState;
+
+// A proof for the worker to apply, and what to do with the outcome (called
+// on the worker).
+struct ApplyJob {
+  std::shared_ptr<LogState> state;
+  log::Proof proof;
+  std::function<void(const Status&)> done;
+};
+
+// The thread that verifies and stores proofs, in the order they arrived.
+// It takes what has queued up to kApplyBatch at a time, so one log's blocks
+// are hashed together (Log::ApplyProofs).
 class Worker {
  public:
   Worker() : thread_([this] { Run(); }) {}
-  // Runs what is queued, then stops.
+  // Applies what is queued, then stops.
   ~Worker() {
     {
       std::lock_guard lock(mu_);
@@ -50,32 +63,22 @@ class Worker {
     cv_.notify_all();
     thread_.join();
   }
-  void Post(std::function<void()> fn) {
+  void Post(ApplyJob job) {
     {
       std::lock_guard lock(mu_);
-      queue_.push_back(std::move(fn));
+      queue_.push_back(std::move(job));
     }
     cv_.notify_one();
   }
 
  private:
-  void Run() {
-    for (;;) {
-      std::function<void()> fn;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        fn = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      fn();
-    }
-  }
+  static constexpr size_t kApplyBatch = 16;
+
+  void Run();
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;
+  std::deque<ApplyJob> queue_;
   bool stop_ = false;
   std::thread thread_;
 };
@@ -171,6 +174,31 @@ class LogState {
   // Tells every peer of this log to look at it again (on its strand).
   void NotifyPeers();
 };
+
+void Worker::Run() {
+  for (;;) {
+    std::vector<ApplyJob> jobs;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      while (!queue_.empty() && jobs.size() < kApplyBatch) {
+        jobs.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    for (size_t i = 0; i < jobs.size();) {
+      size_t end = i;
+      std::vector<const log::Proof*> proofs;
+      for (; end < jobs.size() && jobs[end].state == jobs[i].state; end++) {
+        proofs.push_back(&jobs[end].proof);
+      }
+      std::vector<Status> results = jobs[i].state->log->ApplyProofs(proofs);
+      for (size_t k = i; k < end; k++) jobs[k].done(results[k - i]);
+      i = end;
+    }
+  }
+}
 
 class Session;
 
@@ -588,22 +616,22 @@ Status Peer::OnData(ByteView payload) {
   }
   // Verified and stored on the worker; the answer comes back to the strand.
   applying_++;
-  worker_->Post([self = weak_from_this(), state = state_, conn = conn_, req,
-                 proof = std::move(proof)]() {
-    size_t bytes = proof.block ? proof.block->value.size() : 0;
-    Status st = state->log->ApplyProof(proof);
-    state->Unclaim(req.upgrade, req.index);
-    if (st.ok() && proof.block) state->FinishRanges();
-    // Every peer looks again: the block is here (a range announces it), or
-    // it is free to ask elsewhere.
-    state->NotifyPeers();
-    auto c = conn.lock();
-    if (!c) return;
-    bool block = proof.block.has_value();
-    c->Post([self, req, st, block, bytes] {
-      if (auto p = self.lock()) p->OnApplied(req.upgrade, req.index, st, block, bytes);
-    });
-  });
+  bool block = proof.block.has_value();
+  size_t bytes = block ? proof.block->value.size() : 0;
+  worker_->Post({state_, std::move(proof),
+                 [self = weak_from_this(), state = state_, conn = conn_, req, block,
+                  bytes](const Status& st) {
+                   state->Unclaim(req.upgrade, req.index);
+                   if (st.ok() && block) state->FinishRanges();
+                   // Every peer looks again: the block is here (a range
+                   // announces it), or it is free to ask elsewhere.
+                   state->NotifyPeers();
+                   auto c = conn.lock();
+                   if (!c) return;
+                   c->Post([self, req, st, block, bytes] {
+                     if (auto p = self.lock()) p->OnApplied(req.upgrade, req.index, st, block, bytes);
+                   });
+                 }});
   return Status::OK();
 }
 
