@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstring>
 #include <numeric>
+#include <utility>
 
 #include "base/check.h"
 #include "crypto/hash.h"
@@ -27,25 +28,8 @@ namespace {
 constexpr size_t kLanes = 8;
 constexpr size_t kBlockBytes = 128;
 
-constexpr uint64_t kIv[8] = {
-    0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
-    0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
-};
-
-constexpr uint8_t kSigma[12][16] = {
-    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
-    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
-    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4},
-    {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
-    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13},
-    {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
-    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11},
-    {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
-    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5},
-    {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
-    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
-    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
-};
+using blake2b_internal::kIv;
+using blake2b_internal::kSigma;
 
 #define SHOAL_AVX512 __attribute__((target("avx512f")))
 
@@ -74,6 +58,11 @@ SHOAL_AVX512 inline void Round(__m512i* v, const __m512i* m) {
   G(v[3], v[4], v[9], v[14], m[s[14]], m[s[15]]);
 }
 
+template <int... R>
+SHOAL_AVX512 inline void Rounds(__m512i* v, const __m512i* m, std::integer_sequence<int, R...>) {
+  (Round<R>(v, m), ...);
+}
+
 // One compression in every lane: lane j's 128-byte block is at block[j].
 // `t` (bytes hashed once this block is in) and `last` are the same in every
 // lane, since the lanes hold inputs of one length.
@@ -89,18 +78,7 @@ SHOAL_AVX512 void CompressX8(__m512i* h, const uint8_t* const* block, uint64_t t
   for (int i = 0; i < 8; i++) v[8 + i] = _mm512_set1_epi64(static_cast<long long>(kIv[i]));
   v[12] = _mm512_xor_si512(v[12], _mm512_set1_epi64(static_cast<long long>(t)));
   if (last) v[14] = _mm512_xor_si512(v[14], _mm512_set1_epi64(-1));
-  Round<0>(v, m);
-  Round<1>(v, m);
-  Round<2>(v, m);
-  Round<3>(v, m);
-  Round<4>(v, m);
-  Round<5>(v, m);
-  Round<6>(v, m);
-  Round<7>(v, m);
-  Round<8>(v, m);
-  Round<9>(v, m);
-  Round<10>(v, m);
-  Round<11>(v, m);
+  Rounds(v, m, std::make_integer_sequence<int, 12>());
   for (int i = 0; i < 8; i++) h[i] = _mm512_xor_si512(h[i], _mm512_xor_si512(v[i], v[8 + i]));
 }
 
