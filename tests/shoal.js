@@ -48,10 +48,11 @@ function tempHome () {
 // Starts `shoal serve` and resolves once it has printed its control line.
 // Listeners go on loopback with port 0 unless `args` says otherwise; the
 // addresses chosen are in the output ("s3 http://127.0.0.1:PORT",
-// "peer 127.0.0.1:PORT KEY").
+// "mqtt mqtt://127.0.0.1:PORT", "peer 127.0.0.1:PORT KEY").
 function serve (home, args = []) {
   if (!args.some((a) => a.startsWith('--listen-s3'))) args = [...args, '--listen-s3', '127.0.0.1:0']
   if (!args.some((a) => a.startsWith('--listen-peer'))) args = [...args, '--listen-peer', '127.0.0.1:0']
+  if (!args.some((a) => a.startsWith('--listen-mqtt'))) args = [...args, '--listen-mqtt', '127.0.0.1:0']
   return new Promise((resolve, reject) => {
     const child = spawn(BIN, ['--home', home, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
@@ -67,6 +68,7 @@ function serve (home, args = []) {
         const s3 = /^s3 (\S+)$/m.exec(out)
         const peer = /^peer (\S+) (\S+)$/m.exec(out)
         const dht = /^dht (\S+)$/m.exec(out)
+        const mqtt = /^mqtt mqtt:\/\/(\S+):(\d+)$/m.exec(out)
         resolve({
           child,
           output: () => out,
@@ -74,7 +76,9 @@ function serve (home, args = []) {
           s3: s3 ? s3[1] : null,
           peer: peer ? peer[1] : null,
           peerKey: peer ? peer[2] : null,
-          dht: dht ? dht[1] : null
+          dht: dht ? dht[1] : null,
+          mqttHost: mqtt ? mqtt[1] : null,
+          mqttPort: mqtt ? Number(mqtt[2]) : null
         })
       }
     })

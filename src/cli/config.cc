@@ -44,7 +44,8 @@ Status LoadConfig(const std::string& path, ServeConfig* config) {
                                    std::string(e.description()));
   }
   for (auto& [section, value] : root) {
-    if ((section.str() != "s3" && section.str() != "peer" && section.str() != "discovery") ||
+    if ((section.str() != "s3" && section.str() != "peer" && section.str() != "discovery" &&
+         section.str() != "mqtt") ||
         !value.is_table()) {
       return Status::InvalidArgument(path + ": " + Where(value.source()) + ": unknown section [" +
                                      std::string(section.str()) + "]");
@@ -94,6 +95,21 @@ Status LoadConfig(const std::string& path, ServeConfig* config) {
         config->lan = *v;
       } else {
         return Status::InvalidArgument(path + ": " + Where(value.source()) + ": unknown key discovery." + k);
+      }
+    }
+  }
+  if (const toml::table* m = root["mqtt"].as_table()) {
+    for (auto& [key, value] : *m) {
+      const std::string k(key.str());
+      const std::string at = path + ": " + Where(value.source()) + ": mqtt." + k;
+      if (k == "listen") {
+        SHOAL_RETURN_IF_ERROR(ReadString(value, at, &config->mqtt_listen));
+      } else if (k == "allow_anonymous") {
+        auto v = value.value<bool>();
+        if (!v) return Status::InvalidArgument(at + " must be true or false");
+        config->mqtt_allow_anonymous = *v;
+      } else {
+        return Status::InvalidArgument(path + ": " + Where(value.source()) + ": unknown key mqtt." + k);
       }
     }
   }

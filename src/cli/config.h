@@ -20,6 +20,7 @@
 // silently for a default.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,10 @@ struct ServeConfig {
   std::string dht_listen;  // empty: no DHT
   std::vector<std::string> dht_bootstrap;
   bool lan = false;
+  std::string mqtt_listen = "127.0.0.1:1883";
+  // Clients without a user name: let in only while the listener is on
+  // loopback, unless this says otherwise.
+  std::optional<bool> mqtt_allow_anonymous;
 };
 
 // Reads the TOML file at `path` over the defaults in `config`. NotFound if

@@ -15,7 +15,9 @@
 
 #include "cli/config.h"
 #include "cli/control.h"
+#include "crypto/sign.h"
 #include "http/server.h"
+#include "mqtt/server.h"
 #include "node/peering.h"
 #include "node/users.h"
 #include "s3/service.h"
@@ -23,6 +25,10 @@
 namespace shoal::cli {
 
 namespace {
+
+bool IsLoopback(const std::string& host) {
+  return host.rfind("127.", 0) == 0 || host == "::1" || host == "localhost";
+}
 
 // If args[*i] is `--NAME VALUE` or `--NAME=VALUE`, the value (moving *i past
 // it); nullopt otherwise.
@@ -70,7 +76,7 @@ Result<node::PeeringOptions> PeeringSettings(const ServeConfig& config,
 }  // namespace
 
 int Serve(const std::vector<std::string>& args, Home& home) {
-  std::optional<std::string> s3_addr, peer_addr, config_path;
+  std::optional<std::string> s3_addr, peer_addr, mqtt_addr, config_path;
   std::vector<std::string> peer_flags, bootstrap_flags;
   std::optional<std::string> dht_addr;
   bool lan_flag = false;
@@ -78,12 +84,14 @@ int Serve(const std::vector<std::string>& args, Home& home) {
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") {
       std::cout << "usage: shoal [--home DIR] serve [--config FILE] [--listen-s3 HOST:PORT]\n"
-                   "                    [--listen-peer HOST:PORT] [--peer HOST:PORT]...\n"
+                   "                    [--listen-peer HOST:PORT] [--listen-mqtt HOST:PORT]\n"
+                   "                    [--peer HOST:PORT]...\n"
                    "Opens the home and serves it until SIGTERM or SIGINT.\n"
                    "  --config FILE        settings (default HOME/shoal.toml, if there is one)\n"
                    "  --listen-s3 ADDR     the S3 API (default 127.0.0.1:9000; port 0: any free port)\n"
                    "  --listen-peer ADDR   replication with other nodes and JS peers\n"
                    "                       (default 127.0.0.1:7300; port 0: any free port)\n"
+                   "  --listen-mqtt ADDR   the MQTT broker (default 127.0.0.1:1883)\n"
                    "  --peer ADDR          a node to keep connected to (repeatable)\n"
                    "  --dht ADDR           run a DHT node here (UDP) to announce and find logs\n"
                    "  --dht-bootstrap ADDR a DHT node to join through (repeatable)\n"
@@ -94,6 +102,8 @@ int Serve(const std::vector<std::string>& args, Home& home) {
       s3_addr = *v;
     } else if (auto v = FlagValue(args, &i, "--listen-peer")) {
       peer_addr = *v;
+    } else if (auto v = FlagValue(args, &i, "--listen-mqtt")) {
+      mqtt_addr = *v;
     } else if (auto v = FlagValue(args, &i, "--peer")) {
       peer_flags.push_back(*v);
     } else if (auto v = FlagValue(args, &i, "--dht")) {
@@ -127,6 +137,18 @@ int Serve(const std::vector<std::string>& args, Home& home) {
     }
     s3_listen.host = ep->host;
     s3_listen.port = ep->port;
+  }
+
+  if (mqtt_addr) config.mqtt_listen = *mqtt_addr;
+  mqtt::ServerOptions mqtt_options;
+  {
+    auto ep = net::ParseEndpoint(config.mqtt_listen);
+    if (!ep.ok()) {
+      std::cerr << "shoal: serve: the MQTT listener: " << ep.status().message() << "\n";
+      return kExitUsage;
+    }
+    mqtt_options.host = ep->host;
+    mqtt_options.port = ep->port;
   }
 
   if (peer_addr) config.peer_listen = *peer_addr;
@@ -182,6 +204,27 @@ int Serve(const std::vector<std::string>& args, Home& home) {
   }
   const std::string s3_url = "http://" + (*s3_server)->address();
 
+  // MQTT clients sign in as a node user: the user's name, and its secret
+  // key as the password. Without a name, only on loopback unless the
+  // config says otherwise.
+  const bool anonymous = config.mqtt_allow_anonymous.value_or(IsLoopback(mqtt_options.host));
+  mqtt_options.broker.authenticate = [user_list, anonymous](
+                                         const std::optional<std::string>& name,
+                                         const std::optional<Bytes>& password) -> uint8_t {
+    if (!name) return anonymous ? mqtt::reason::kSuccess : mqtt::reason::kNotAuthorized;
+    auto user = user_list->ByName(*name);
+    if (!user || !password || !crypto::ConstantTimeEqual(*password, AsBytes(user->secret_key))) {
+      return mqtt::reason::kBadUserNameOrPassword;
+    }
+    return mqtt::reason::kSuccess;
+  };
+  auto mqtt_server = mqtt::Server::Start(mqtt_options);
+  if (!mqtt_server.ok()) {
+    std::cerr << "shoal: mqtt: " << mqtt_server.status().ToString() << "\n";
+    return kExitError;
+  }
+  const std::string mqtt_url = "mqtt://" + (*mqtt_server)->address();
+
   auto peering = node::Peering::Start(&home.store(), *peering_options);
   if (!peering.ok()) {
     std::cerr << "shoal: peer: " << peering.status().ToString() << "\n";
@@ -212,6 +255,7 @@ int Serve(const std::vector<std::string>& args, Home& home) {
 
   nlohmann::ordered_json endpoints;
   endpoints["s3"] = s3_url;
+  endpoints["mqtt"] = mqtt_url;
   endpoints["peer"] = peer_address;
   endpoints["peerKey"] = peer_key;
   std::optional<net::Endpoint> dht = (*peering)->dht_endpoint();
@@ -226,6 +270,7 @@ int Serve(const std::vector<std::string>& args, Home& home) {
   std::cout << "home " << home.dir() << "\n"
             << "store " << home.db_path() << "\n"
             << "s3 " << s3_url << "\n"
+            << "mqtt " << mqtt_url << "\n"
             << "peer " << peer_address << " " << peer_key << "\n"
             << (dht ? "dht " + dht->ToString() + "\n" : std::string())
             << "control unix:" << home.socket_path() << "\n"
@@ -238,6 +283,7 @@ int Serve(const std::vector<std::string>& args, Home& home) {
   // Requests in progress fail their reads and writes; nothing is answered
   // that was not written first.
   (*s3_server)->Stop();
+  (*mqtt_server)->Stop();
   {
     std::lock_guard lock(mu);
     home.set_peering(nullptr);

@@ -732,12 +732,12 @@ Result<Packet> Decode(const Frame& frame, Version version, uint8_t* unsupported_
   return Status::Malformed("mqtt: packet type 0 is reserved");
 }
 
-size_t Encode(const Packet& packet, Version version, Bytes* out) {
+namespace {
+
+size_t EncodeWithPayload(const Packet& packet, ByteView payload, Version version, Bytes* out) {
   thread_local Bytes body;
   body.clear();
   EncodeBody(packet, version, &body);
-  ByteView payload;
-  if (const auto* p = std::get_if<Publish>(&packet)) payload = p->payload;
   size_t start = out->size();
   size_t remaining = body.size() + payload.size();
   SHOAL_CHECK(remaining <= kMaxRemainingLength);
@@ -747,6 +747,27 @@ size_t Encode(const Packet& packet, Version version, Bytes* out) {
   out->insert(out->end(), body.begin(), body.end());
   out->insert(out->end(), payload.begin(), payload.end());
   return out->size() - start;
+}
+
+}  // namespace
+
+size_t Encode(const Packet& packet, Version version, Bytes* out) {
+  ByteView payload;
+  if (const auto* p = std::get_if<Publish>(&packet)) payload = p->payload;
+  return EncodeWithPayload(packet, payload, version, out);
+}
+
+size_t EncodePublish(const Publish& p, ByteView payload, Version version, Bytes* out) {
+  // The variant holds a copy of the header fields only.
+  thread_local Packet header = Publish{};
+  Publish& h = std::get<Publish>(header);
+  h.dup = p.dup;
+  h.qos = p.qos;
+  h.retain = p.retain;
+  h.topic = p.topic;
+  h.packet_id = p.packet_id;
+  h.properties = p.properties;
+  return EncodeWithPayload(header, payload, version, out);
 }
 
 }  // namespace shoal::mqtt

@@ -290,6 +290,11 @@ Result<Packet> Decode(const Frame& frame, Version version, uint8_t* unsupported_
 // caller can take back a packet too large for its peer (out->resize).
 size_t Encode(const Packet& packet, Version version, Bytes* out);
 
+// Encode for a PUBLISH whose payload is `payload` (p.payload is not read):
+// a broker sends one stored payload to many subscribers without copying it
+// into a Publish for each.
+size_t EncodePublish(const Publish& p, ByteView payload, Version version, Bytes* out);
+
 // Whether `s` is a valid MQTT UTF-8 string: well formed, no U+0000, no
 // surrogate code points, at most 65,535 bytes.
 bool ValidString(std::string_view s);

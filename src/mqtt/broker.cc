@@ -1,0 +1,768 @@
+#include "mqtt/broker.h"
+
+#include <algorithm>
+#include <deque>
+#include <set>
+#include <vector>
+
+#include "mqtt/topic.h"
+
+namespace shoal::mqtt {
+namespace {
+
+constexpr uint32_t kNeverExpires = 0xffffffff;
+
+}  // namespace
+
+// A published message as the broker keeps it: once, shared by every queue
+// and retained slot that holds it.
+struct Broker::Message {
+  std::string topic;
+  Bytes payload;
+  uint8_t qos = 0;
+  bool retain = false;
+  // The properties that travel with the message to subscribers (5.0).
+  Properties properties;
+  std::optional<Clock::time_point> expires;
+  uint64_t publisher = 0;  // session id, for No Local; 0 for the broker's own
+};
+
+struct Broker::Session {
+  uint64_t id = 0;
+  std::string client_id;
+  Version version = Version::k311;
+  Connection* conn = nullptr;
+  uint32_t expiry = 0;  // seconds after the connection ends; kNeverExpires
+  std::optional<Clock::time_point> expires_at;  // while disconnected
+  std::map<std::string, SubOptions> subscriptions;  // by filter as subscribed
+  struct Out {
+    std::shared_ptr<const Message> message;
+    uint8_t qos = 0;
+    bool retain = false;
+    std::vector<uint32_t> subscription_ids;
+  };
+  struct Inflight {
+    Out out;
+    uint64_t seq = 0;       // send order, for resending
+    bool released = false;  // PUBREC came, PUBREL sent
+  };
+  std::map<uint16_t, Inflight> inflight;
+  uint64_t next_seq = 0;
+  std::deque<Out> queue;
+  std::set<uint16_t> qos2_in;  // QoS 2 packet ids received, PUBREL not yet
+  uint16_t next_packet_id = 1;
+  std::optional<Will> will;
+  std::optional<Clock::time_point> will_at;  // a delayed will's time
+};
+
+struct Broker::Connection {
+  ConnId id = 0;
+  std::shared_ptr<Link> link;
+  Bytes in;   // a packet not yet whole
+  Bytes out;  // packets of this turn, sent together at its end
+  bool connected = false;
+  bool closed = false;
+  Version version = Version::k311;
+  Session* session = nullptr;
+  uint16_t keep_alive = 0;
+  Clock::time_point opened;
+  Clock::time_point last_packet;
+  uint16_t receive_maximum = 65535;  // the client's
+  uint32_t max_packet_size = kMaxRemainingLength + 5;  // the client's
+  std::unordered_map<uint16_t, std::string> aliases;  // client → broker
+
+  bool Congested(size_t limit) const { return link->backlog() + out.size() > limit; }
+};
+
+Broker::Broker(BrokerOptions options, Clock::time_point now)
+    : options_(std::move(options)), started_(now), next_sys_(now) {}
+
+Broker::~Broker() = default;
+
+Broker::ConnId Broker::Open(std::shared_ptr<Link> link, Clock::time_point now) {
+  auto c = std::make_unique<Connection>();
+  c->id = next_conn_++;
+  c->link = std::move(link);
+  c->opened = now;
+  c->last_packet = now;
+  ConnId id = c->id;
+  conns_.emplace(id, std::move(c));
+  stats_.connections = conns_.size();
+  return id;
+}
+
+void Broker::Receive(ConnId id, ByteView data, Clock::time_point now) {
+  auto it = conns_.find(id);
+  if (it == conns_.end() || it->second->closed) return;
+  Connection& c = *it->second;
+  stats_.bytes_received += data.size();
+  // Parse straight from `data` when nothing is pending; keep only the tail.
+  ByteView input = data;
+  if (!c.in.empty()) {
+    c.in.insert(c.in.end(), data.begin(), data.end());
+    input = c.in;
+  }
+  size_t used = 0;
+  while (!c.closed) {
+    auto frame = NextFrame(input.subspan(used), options_.max_packet_size);
+    if (!frame.ok()) {
+      Drop(c, frame.status().IsInvalidArgument() ? reason::kPacketTooLarge : reason::kMalformedPacket,
+           false, now);
+      break;
+    }
+    if (!*frame) break;
+    used += (*frame)->size;
+    c.last_packet = now;
+    uint8_t level = 0;
+    auto packet = Decode(**frame, c.version, &level);
+    if (!packet.ok()) {
+      if (packet.status().code() == Status::Code::kNotSupported && !c.connected) {
+        // Answer in the version the client can read, then close.
+        Connack refused{false, reason::kUnsupportedProtocolVersion, {}};
+        Send(c, refused);
+        c.version = level >= 5 ? Version::k5 : Version::k311;
+        Drop(c, reason::kSuccess, true, now);
+        break;
+      }
+      Drop(c, ReasonFor(packet.status()), false, now);
+      break;
+    }
+    OnPacket(c, std::move(*packet), now);
+  }
+  if (!c.closed) {
+    if (input.data() == c.in.data()) {
+      c.in.erase(c.in.begin(), c.in.begin() + used);
+    } else {
+      c.in.assign(input.begin() + used, input.end());
+    }
+  }
+  Flush();
+}
+
+void Broker::OnPacket(Connection& c, Packet packet, Clock::time_point now) {
+  if (!c.connected) {
+    if (auto* connect = std::get_if<Connect>(&packet)) {
+      OnConnect(c, std::move(*connect), now);
+    } else {
+      Drop(c, reason::kProtocolError, true, now);  // the first packet must be CONNECT
+    }
+    return;
+  }
+  std::visit(
+      [&](auto& p) {
+        using T = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, Connect>) {
+          Drop(c, reason::kProtocolError, false, now);  // a second CONNECT
+        } else if constexpr (std::is_same_v<T, Publish>) {
+          OnPublish(c, std::move(p), now);
+        } else if constexpr (std::is_same_v<T, Ack>) {
+          OnAck(c, p, now);
+        } else if constexpr (std::is_same_v<T, Subscribe>) {
+          OnSubscribe(c, p, now);
+        } else if constexpr (std::is_same_v<T, Unsubscribe>) {
+          OnUnsubscribe(c, p);
+        } else if constexpr (std::is_same_v<T, Pingreq>) {
+          Send(c, Pingresp{});
+        } else if constexpr (std::is_same_v<T, Disconnect>) {
+          OnDisconnect(c, p, now);
+        } else {
+          // CONNACK, SUBACK, UNSUBACK, PINGRESP are the server's to send;
+          // AUTH: no enhanced authentication method is offered.
+          Drop(c, reason::kProtocolError, false, now);
+        }
+      },
+      packet);
+}
+
+void Broker::OnConnect(Connection& c, Connect connect, Clock::time_point now) {
+  c.version = connect.version;
+  const bool v5 = c.version == Version::k5;
+  Connack ack;
+  if (options_.authenticate) {
+    ack.reason = options_.authenticate(connect.username, connect.password);
+  }
+  std::string client_id = connect.client_id;
+  if (ack.reason == reason::kSuccess && client_id.empty()) {
+    if (!connect.clean_start && !v5) {
+      ack.reason = reason::kClientIdentifierNotValid;  // 3.1.1 §3.1.3-8
+    } else {
+      client_id = "shoal-" + std::to_string(next_auto_id_++) + "-" +
+                  std::to_string(Clock::now().time_since_epoch().count() & 0xffffff);
+      if (v5) ack.properties.assigned_client_id = client_id;
+    }
+  }
+  if (ack.reason != reason::kSuccess) {
+    Send(c, ack);
+    Drop(c, reason::kSuccess, true, now);
+    return;
+  }
+
+  Session* s = nullptr;
+  if (auto it = sessions_.find(client_id); it != sessions_.end()) {
+    s = it->second.get();
+    if (s->conn != nullptr) {
+      // Taken over: the session goes on (unless this CONNECT cleans it
+      // below) whatever its expiry said, and a will without delay goes out.
+      s->expiry = kNeverExpires;
+      Drop(*s->conn, reason::kSessionTakenOver, false, now);
+    }
+    // A new connection before the will's delay ran out: no will.
+    s->will_at.reset();
+    s->will.reset();
+    if (connect.clean_start) {
+      EndSession(*s);
+      s = nullptr;
+    }
+  }
+  ack.session_present = s != nullptr;
+  if (s == nullptr) {
+    auto fresh = std::make_unique<Session>();
+    fresh->id = next_session_++;
+    fresh->client_id = client_id;
+    s = fresh.get();
+    sessions_by_id_[s->id] = s;
+    sessions_[client_id] = std::move(fresh);
+  }
+  s->version = c.version;
+  s->conn = &c;
+  s->expires_at.reset();
+  if (v5) {
+    s->expiry = connect.properties.session_expiry.value_or(0);
+  } else {
+    s->expiry = connect.clean_start ? 0 : kNeverExpires;
+  }
+  s->will = std::move(connect.will);
+  c.session = s;
+  c.connected = true;
+  c.keep_alive = connect.keep_alive;
+  if (v5) {
+    c.receive_maximum = connect.properties.receive_maximum.value_or(65535);
+    if (connect.properties.maximum_packet_size) {
+      c.max_packet_size = *connect.properties.maximum_packet_size;
+    }
+    if (c.keep_alive > options_.max_keep_alive ||
+        (c.keep_alive == 0 && options_.max_keep_alive < 65535)) {
+      c.keep_alive = options_.max_keep_alive;
+      ack.properties.server_keep_alive = c.keep_alive;
+    }
+    ack.properties.receive_maximum = options_.receive_maximum;
+    ack.properties.maximum_packet_size = options_.max_packet_size;
+    ack.properties.topic_alias_maximum = options_.topic_alias_maximum;
+  }
+  Send(c, ack);
+  stats_.clients_connected++;
+  stats_.sessions = sessions_.size();
+
+  // What was in flight goes again, in the order it first went.
+  std::vector<std::pair<uint64_t, uint16_t>> order;
+  for (const auto& [id, f] : s->inflight) order.emplace_back(f.seq, id);
+  std::sort(order.begin(), order.end());
+  for (auto [seq, id] : order) {
+    Session::Inflight& f = s->inflight[id];
+    if (f.released) {
+      Send(c, Ack{PacketType::kPubrel, id, reason::kSuccess, {}});
+    } else {
+      SendPublish(c, *s, *f.out.message, f.out.qos, f.out.retain, true, id,
+                  f.out.subscription_ids, now);
+    }
+  }
+  SendQueued(*s, now);
+}
+
+void Broker::OnPublish(Connection& c, Publish p, Clock::time_point now) {
+  Session& s = *c.session;
+  const bool v5 = c.version == Version::k5;
+  if (v5 && p.properties.topic_alias) {
+    uint16_t alias = *p.properties.topic_alias;
+    if (alias == 0 || alias > options_.topic_alias_maximum) {
+      Drop(c, reason::kTopicAliasInvalid, false, now);
+      return;
+    }
+    if (p.topic.empty()) {
+      auto it = c.aliases.find(alias);
+      if (it == c.aliases.end()) {
+        Drop(c, reason::kProtocolError, false, now);
+        return;
+      }
+      p.topic = it->second;
+    } else {
+      c.aliases[alias] = p.topic;
+    }
+    p.properties.topic_alias.reset();
+  }
+  if (!ValidTopicName(p.topic)) {
+    Drop(c, reason::kTopicNameInvalid, false, now);
+    return;
+  }
+  stats_.messages_received++;
+  if (p.qos == 2) {
+    if (s.qos2_in.count(p.packet_id)) {  // a resend: it was routed already
+      Send(c, Ack{PacketType::kPubrec, p.packet_id, reason::kSuccess, {}});
+      return;
+    }
+    if (s.qos2_in.size() >= options_.receive_maximum) {
+      Drop(c, reason::kReceiveMaximumExceeded, false, now);
+      return;
+    }
+  }
+  auto m = std::make_shared<Message>();
+  m->topic = std::move(p.topic);
+  m->payload = std::move(p.payload);
+  m->qos = p.qos;
+  m->retain = p.retain;
+  m->publisher = s.id;
+  if (v5) {
+    Properties& in = p.properties;
+    m->properties.payload_format = in.payload_format;
+    m->properties.content_type = std::move(in.content_type);
+    m->properties.response_topic = std::move(in.response_topic);
+    m->properties.correlation_data = std::move(in.correlation_data);
+    m->properties.user = std::move(in.user);
+    if (in.message_expiry) m->expires = now + std::chrono::seconds(*in.message_expiry);
+  }
+  if (m->retain) {
+    if (m->payload.empty()) {
+      retained_.erase(m->topic);
+    } else {
+      retained_[m->topic] = m;
+    }
+    stats_.retained = retained_.size();
+  }
+  size_t routed = Route(m, now);
+  uint8_t result = v5 && routed == 0 ? reason::kNoMatchingSubscribers : reason::kSuccess;
+  if (p.qos == 1) {
+    Send(c, Ack{PacketType::kPuback, p.packet_id, result, {}});
+  } else if (p.qos == 2) {
+    s.qos2_in.insert(p.packet_id);
+    Send(c, Ack{PacketType::kPubrec, p.packet_id, result, {}});
+  }
+}
+
+size_t Broker::Route(const std::shared_ptr<const Message>& m, Clock::time_point now) {
+  struct Hit {
+    uint8_t qos = 0;
+    bool retain = false;
+    std::vector<uint32_t> ids;
+  };
+  // One copy per session for its plain subscriptions (the highest QoS and
+  // every subscription identifier of those that match), one per share
+  // group it was picked for.
+  std::unordered_map<uint64_t, Hit> plain;
+  std::vector<std::pair<uint64_t, Hit>> shared;
+  tree_.Match(
+      m->topic,
+      [&](uint64_t sid) {
+        auto it = sessions_by_id_.find(sid);
+        return it != sessions_by_id_.end() && it->second->conn != nullptr;
+      },
+      [&](uint64_t sid, const SubOptions& o, bool is_shared) {
+        if (o.no_local && sid == m->publisher && !is_shared) return;
+        Hit h;
+        h.qos = std::min(m->qos, o.qos);
+        h.retain = o.retain_as_published && m->retain;
+        if (o.subscription_id) h.ids.push_back(o.subscription_id);
+        if (is_shared) {
+          shared.emplace_back(sid, std::move(h));
+          return;
+        }
+        auto [it, added] = plain.try_emplace(sid, std::move(h));
+        if (!added) {
+          it->second.qos = std::max(it->second.qos, std::min(m->qos, o.qos));
+          it->second.retain |= o.retain_as_published && m->retain;
+          if (o.subscription_id) it->second.ids.push_back(o.subscription_id);
+        }
+      });
+  for (auto& [sid, h] : plain) {
+    Deliver(*sessions_by_id_[sid], m, h.qos, h.retain, std::move(h.ids), now);
+  }
+  for (auto& [sid, h] : shared) {
+    Deliver(*sessions_by_id_[sid], m, h.qos, h.retain, std::move(h.ids), now);
+  }
+  return plain.size() + shared.size();
+}
+
+void Broker::Deliver(Session& s, const std::shared_ptr<const Message>& m, uint8_t qos,
+                     bool retain, std::vector<uint32_t> ids, Clock::time_point now) {
+  if (m->expires && now >= *m->expires) {
+    stats_.messages_dropped++;
+    return;
+  }
+  Connection* c = s.conn;
+  const bool ready = c != nullptr && !c->Congested(options_.max_backlog_bytes);
+  if (qos == 0) {
+    // Not kept for offline sessions, nor queued behind a slow socket.
+    if (!ready || !SendPublish(*c, s, *m, 0, retain, false, 0, ids, now)) stats_.messages_dropped++;
+    return;
+  }
+  Session::Out out{m, qos, retain, std::move(ids)};
+  size_t window = c ? std::min<size_t>(options_.max_inflight, c->receive_maximum) : 0;
+  if (ready && s.queue.empty() && s.inflight.size() < window) {
+    uint16_t id = NextPacketId(s);
+    if (SendPublish(*c, s, *m, qos, retain, false, id, out.subscription_ids, now)) {
+      s.inflight[id] = Session::Inflight{std::move(out), s.next_seq++, false};
+    }
+    return;
+  }
+  if (s.queue.size() >= options_.max_queued) {
+    stats_.messages_dropped++;
+    return;
+  }
+  s.queue.push_back(std::move(out));
+}
+
+void Broker::SendQueued(Session& s, Clock::time_point now) {
+  Connection* c = s.conn;
+  if (c == nullptr) return;
+  size_t window = std::min<size_t>(options_.max_inflight, c->receive_maximum);
+  while (!s.queue.empty() && s.inflight.size() < window &&
+         !c->Congested(options_.max_backlog_bytes)) {
+    Session::Out out = std::move(s.queue.front());
+    s.queue.pop_front();
+    if (out.message->expires && now >= *out.message->expires) {
+      stats_.messages_dropped++;
+      continue;
+    }
+    uint16_t id = NextPacketId(s);
+    if (SendPublish(*c, s, *out.message, out.qos, out.retain, false, id, out.subscription_ids,
+                    now)) {
+      s.inflight[id] = Session::Inflight{std::move(out), s.next_seq++, false};
+    }
+  }
+}
+
+bool Broker::SendPublish(Connection& c, Session& s, const Message& m, uint8_t qos, bool retain,
+                         bool dup, uint16_t packet_id, const std::vector<uint32_t>& ids,
+                         Clock::time_point now) {
+  (void)s;
+  Publish p;
+  p.dup = dup;
+  p.qos = qos;
+  p.retain = retain;
+  p.topic = m.topic;
+  p.packet_id = packet_id;
+  if (c.version == Version::k5) {
+    p.properties = m.properties;
+    p.properties.subscription_ids = ids;
+    if (m.expires) {
+      auto left = std::chrono::ceil<std::chrono::seconds>(*m.expires - now).count();
+      p.properties.message_expiry = static_cast<uint32_t>(std::max<int64_t>(left, 1));
+    }
+  }
+  size_t before = c.out.size();
+  if (before == 0) dirty_.push_back(&c);
+  size_t n = EncodePublish(p, m.payload, c.version, &c.out);
+  if (n > c.max_packet_size) {  // the client said it cannot take it
+    c.out.resize(before);
+    stats_.messages_dropped++;
+    return false;
+  }
+  stats_.messages_sent++;
+  return true;
+}
+
+void Broker::Send(Connection& c, const Packet& p) {
+  if (c.closed) return;
+  if (c.out.empty()) dirty_.push_back(&c);
+  Encode(p, c.version, &c.out);
+}
+
+void Broker::Flush() {
+  for (Connection* c : dirty_) {
+    if (c->closed || c->out.empty()) continue;
+    stats_.bytes_sent += c->out.size();
+    c->link->Send(std::move(c->out));
+    c->out.clear();
+  }
+  dirty_.clear();
+  for (ConnId id : dead_) conns_.erase(id);
+  dead_.clear();
+  stats_.connections = conns_.size();
+}
+
+void Broker::Drop(Connection& c, uint8_t why, bool clean, Clock::time_point now) {
+  if (c.closed) return;
+  if (c.connected && c.version == Version::k5 && why != reason::kSuccess) {
+    Send(c, Disconnect{why, {}});
+  }
+  if (!c.out.empty()) {
+    stats_.bytes_sent += c.out.size();
+    c.link->Send(std::move(c.out));
+    c.out.clear();
+  }
+  c.link->Close();
+  c.closed = true;
+  dead_.push_back(c.id);
+  Session* s = c.session;
+  c.session = nullptr;
+  if (s == nullptr) return;
+  s->conn = nullptr;
+  if (c.connected && stats_.clients_connected > 0) stats_.clients_connected--;
+  if (clean) s->will.reset();
+  if (s->will) {
+    uint32_t delay = s->will->properties.will_delay.value_or(0);
+    if (delay == 0 || s->expiry == 0) {
+      PublishWill(*s, now);
+    } else {
+      s->will_at = now + std::chrono::seconds(std::min(delay, s->expiry));
+    }
+  }
+  if (s->expiry == 0) {
+    EndSession(*s);
+  } else if (s->expiry != kNeverExpires) {
+    s->expires_at = now + std::chrono::seconds(s->expiry);
+  }
+}
+
+void Broker::PublishWill(Session& s, Clock::time_point now) {
+  if (!s.will) return;
+  Will w = std::move(*s.will);
+  s.will.reset();
+  s.will_at.reset();
+  if (!ValidTopicName(w.topic)) return;
+  auto m = std::make_shared<Message>();
+  m->topic = std::move(w.topic);
+  m->payload = std::move(w.payload);
+  m->qos = w.qos;
+  m->retain = w.retain;
+  m->publisher = s.id;
+  m->properties.payload_format = w.properties.payload_format;
+  m->properties.content_type = std::move(w.properties.content_type);
+  m->properties.response_topic = std::move(w.properties.response_topic);
+  m->properties.correlation_data = std::move(w.properties.correlation_data);
+  m->properties.user = std::move(w.properties.user);
+  if (w.properties.message_expiry) {
+    m->expires = now + std::chrono::seconds(*w.properties.message_expiry);
+  }
+  if (m->retain) {
+    if (m->payload.empty()) {
+      retained_.erase(m->topic);
+    } else {
+      retained_[m->topic] = m;
+    }
+    stats_.retained = retained_.size();
+  }
+  stats_.messages_received++;
+  Route(m, now);
+}
+
+void Broker::EndSession(Session& s) {
+  for (const auto& [filter, o] : s.subscriptions) {
+    auto shared = ParseShared(filter);
+    if (shared.ok() && shared->has_value()) {
+      tree_.Remove((*shared)->filter, (*shared)->group, s.id);
+    } else {
+      tree_.Remove(filter, "", s.id);
+    }
+  }
+  stats_.subscriptions = tree_.size();
+  sessions_by_id_.erase(s.id);
+  sessions_.erase(s.client_id);  // destroys s
+  stats_.sessions = sessions_.size();
+}
+
+uint16_t Broker::NextPacketId(Session& s) {
+  // The caller keeps the window far below 65,535, so a free id exists.
+  for (;;) {
+    uint16_t id = s.next_packet_id++;
+    if (s.next_packet_id == 0) s.next_packet_id = 1;
+    if (id != 0 && !s.inflight.count(id)) return id;
+  }
+}
+
+void Broker::OnAck(Connection& c, const Ack& ack, Clock::time_point now) {
+  Session& s = *c.session;
+  const bool v5 = c.version == Version::k5;
+  switch (ack.type) {
+    case PacketType::kPuback: {
+      auto it = s.inflight.find(ack.packet_id);
+      if (it != s.inflight.end() && it->second.out.qos == 1) s.inflight.erase(it);
+      break;
+    }
+    case PacketType::kPubrec: {
+      auto it = s.inflight.find(ack.packet_id);
+      if (it == s.inflight.end() || it->second.out.qos != 2) {
+        Send(c, Ack{PacketType::kPubrel, ack.packet_id,
+                    v5 ? reason::kPacketIdentifierNotFound : reason::kSuccess, {}});
+        break;
+      }
+      if (v5 && ack.reason >= 0x80) {  // the client refused it: done
+        s.inflight.erase(it);
+        break;
+      }
+      it->second.released = true;
+      it->second.out.message.reset();  // only the id is needed from here
+      Send(c, Ack{PacketType::kPubrel, ack.packet_id, reason::kSuccess, {}});
+      break;
+    }
+    case PacketType::kPubrel: {
+      bool known = s.qos2_in.erase(ack.packet_id) > 0;
+      Send(c, Ack{PacketType::kPubcomp, ack.packet_id,
+                  known || !v5 ? reason::kSuccess : reason::kPacketIdentifierNotFound, {}});
+      break;
+    }
+    case PacketType::kPubcomp: {
+      auto it = s.inflight.find(ack.packet_id);
+      if (it != s.inflight.end() && it->second.released) s.inflight.erase(it);
+      break;
+    }
+    default:
+      break;
+  }
+  SendQueued(s, now);
+}
+
+void Broker::OnSubscribe(Connection& c, const Subscribe& sub, Clock::time_point now) {
+  Session& s = *c.session;
+  const bool v5 = c.version == Version::k5;
+  Suback ack;
+  ack.packet_id = sub.packet_id;
+  uint32_t sub_id = sub.properties.subscription_ids.empty() ? 0 : sub.properties.subscription_ids[0];
+  struct Retained {
+    std::string filter;
+    SubOptions options;
+  };
+  std::vector<Retained> retained;
+  for (const Subscription& want : sub.subscriptions) {
+    auto shared = ParseShared(want.filter);
+    if (!shared.ok()) {
+      ack.reasons.push_back(reason::kTopicFilterInvalid);
+      continue;
+    }
+    std::string inner = *shared ? (*shared)->filter : want.filter;
+    std::string group = *shared ? (*shared)->group : "";
+    if (!ValidTopicFilter(inner)) {
+      ack.reasons.push_back(reason::kTopicFilterInvalid);
+      continue;
+    }
+    if (v5 && want.no_local && !group.empty()) {
+      Drop(c, reason::kProtocolError, false, now);  // MQTT 5.0 §3.8.3.1
+      return;
+    }
+    SubOptions o{want.qos, want.no_local, want.retain_as_published, want.retain_handling, sub_id};
+    bool added = tree_.Add(inner, group, s.id, o);
+    s.subscriptions[want.filter] = o;
+    ack.reasons.push_back(want.qos);
+    if (group.empty() && (o.retain_handling == 0 || (o.retain_handling == 1 && added))) {
+      retained.push_back({inner, o});
+    }
+  }
+  stats_.subscriptions = tree_.size();
+  Send(c, ack);
+  for (const Retained& r : retained) SendRetained(s, r.filter, r.options, now);
+}
+
+void Broker::SendRetained(Session& s, std::string_view filter, const SubOptions& o,
+                          Clock::time_point now) {
+  for (const auto& [topic, m] : retained_) {
+    if (!Matches(filter, topic)) continue;
+    std::vector<uint32_t> ids;
+    if (o.subscription_id) ids.push_back(o.subscription_id);
+    Deliver(s, m, std::min(m->qos, o.qos), true, std::move(ids), now);
+  }
+}
+
+void Broker::OnUnsubscribe(Connection& c, const Unsubscribe& u) {
+  Session& s = *c.session;
+  Unsuback ack;
+  ack.packet_id = u.packet_id;
+  for (const std::string& filter : u.filters) {
+    bool removed = false;
+    if (s.subscriptions.erase(filter) > 0) {
+      auto shared = ParseShared(filter);
+      if (shared.ok() && *shared) {
+        removed = tree_.Remove((*shared)->filter, (*shared)->group, s.id);
+      } else {
+        removed = tree_.Remove(filter, "", s.id);
+      }
+    }
+    ack.reasons.push_back(removed ? reason::kSuccess : reason::kNoSubscriptionExisted);
+  }
+  stats_.subscriptions = tree_.size();
+  Send(c, ack);
+}
+
+void Broker::OnDisconnect(Connection& c, const Disconnect& d, Clock::time_point now) {
+  Session& s = *c.session;
+  if (c.version == Version::k5 && d.properties.session_expiry) {
+    if (s.expiry == 0 && *d.properties.session_expiry != 0) {
+      Drop(c, reason::kProtocolError, false, now);  // MQTT 5.0 §3.14.2.2.2
+      return;
+    }
+    s.expiry = *d.properties.session_expiry;
+  }
+  // 0x04 asks for the will; any other DISCONNECT discards it.
+  Drop(c, reason::kSuccess, d.reason != reason::kDisconnectWithWill, now);
+}
+
+void Broker::Lost(ConnId id, Clock::time_point now) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  Connection& c = *it->second;
+  if (!c.closed) {
+    c.out.clear();  // nowhere to write it
+    Drop(c, reason::kSuccess, false, now);
+  }
+  Flush();
+}
+
+void Broker::Drained(ConnId id, Clock::time_point now) {
+  auto it = conns_.find(id);
+  if (it == conns_.end() || it->second->closed || it->second->session == nullptr) return;
+  SendQueued(*it->second->session, now);
+  Flush();
+}
+
+void Broker::Tick(Clock::time_point now) {
+  for (auto& [id, c] : conns_) {
+    if (c->closed) continue;
+    if (!c->connected) {
+      if (now - c->opened > options_.connect_timeout) Drop(*c, reason::kSuccess, true, now);
+      continue;
+    }
+    // MQTT: one and a half keep-alive periods without a packet end it.
+    if (c->keep_alive > 0 && now - c->last_packet > std::chrono::milliseconds(1500) * c->keep_alive) {
+      Drop(*c, reason::kKeepAliveTimeout, false, now);
+    }
+  }
+  std::vector<Session*> ended;
+  for (auto& [client_id, s] : sessions_) {
+    if (s->conn != nullptr) continue;
+    if (s->will_at && now >= *s->will_at) PublishWill(*s, now);
+    if (s->expires_at && now >= *s->expires_at) ended.push_back(s.get());
+  }
+  for (Session* s : ended) {
+    PublishWill(*s, now);  // the session's end is the will's latest time
+    EndSession(*s);
+  }
+  if (options_.sys_interval.count() > 0 && now >= next_sys_) {
+    PublishSys(now);
+    next_sys_ = now + options_.sys_interval;
+  }
+  Flush();
+}
+
+void Broker::PublishSys(Clock::time_point now) {
+  auto publish = [&](const std::string& topic, const std::string& value) {
+    auto m = std::make_shared<Message>();
+    m->topic = "$SYS/broker/" + topic;
+    m->payload.assign(value.begin(), value.end());
+    m->retain = true;
+    retained_[m->topic] = m;
+    Route(m, now);
+  };
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(now - started_).count();
+  publish("version", options_.version);
+  publish("uptime", std::to_string(secs) + " seconds");
+  publish("clients/connected", std::to_string(stats_.clients_connected));
+  publish("clients/total", std::to_string(stats_.sessions));
+  publish("messages/received", std::to_string(stats_.messages_received));
+  publish("messages/sent", std::to_string(stats_.messages_sent));
+  publish("publish/messages/dropped", std::to_string(stats_.messages_dropped));
+  publish("subscriptions/count", std::to_string(stats_.subscriptions));
+  publish("load/bytes/received", std::to_string(stats_.bytes_received));
+  publish("load/bytes/sent", std::to_string(stats_.bytes_sent));
+  stats_.retained = retained_.size();
+  publish("retained messages/count", std::to_string(stats_.retained));
+}
+
+}  // namespace shoal::mqtt

@@ -1,0 +1,171 @@
+// Broker: MQTT's sessions, subscriptions, retained messages, wills and QoS
+// flows, without I/O.
+//
+// A transport (the TCP and WebSocket listeners) opens a connection with a
+// Link to write to, feeds it the bytes it reads, and says when it is gone;
+// the broker answers by writing encoded packets to the Links and closing
+// them. Time comes in as arguments, so tests can move it.
+//
+//   Broker broker(options);
+//   auto id = broker.Open(link, now);
+//   broker.Receive(id, bytes, now);      // any number of times
+//   broker.Lost(id, now);                // the socket closed
+//   broker.Tick(now);                    // about once a second
+//
+// Sessions live in memory for now; a session that outlives its connection
+// (clean start false, or a session expiry interval) keeps its
+// subscriptions and queues QoS 1 and 2 messages until it comes back or
+// expires.
+//
+// Not thread-safe: one thread runs the broker and every Link call it makes.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/bytes.h"
+#include "mqtt/codec.h"
+#include "mqtt/topic_tree.h"
+
+namespace shoal::mqtt {
+
+using Clock = std::chrono::steady_clock;
+
+struct BrokerOptions {
+  // The largest packet accepted, header included; larger ones close the
+  // connection (5.0: DISCONNECT 0x95). Also sent in CONNACK.
+  uint32_t max_packet_size = 16 << 20;
+  // QoS 1 and 2 PUBLISHes a client may have unacknowledged towards the
+  // broker (5.0 Receive Maximum; exceeding it is DISCONNECT 0x93).
+  uint16_t receive_maximum = 1024;
+  // QoS 1 and 2 messages in flight towards one client at a time, at most
+  // (the client's own Receive Maximum may lower it).
+  uint16_t max_inflight = 100;
+  // Messages kept for one client beyond those in flight; more are dropped.
+  size_t max_queued = 1000;
+  // Output bytes queued for one connection above which QoS 0 messages to it
+  // are dropped and QoS 1 and 2 ones wait in its session instead.
+  size_t max_backlog_bytes = 8 << 20;
+  // Topic aliases a 5.0 client may set towards the broker.
+  uint16_t topic_alias_maximum = 64;
+  // Keep-alives above this are lowered (5.0: Server Keep Alive).
+  uint16_t max_keep_alive = 65535;
+  // A connection that sends no CONNECT in this long is closed.
+  std::chrono::seconds connect_timeout{10};
+  // How often $SYS/broker/... is published (0: never).
+  std::chrono::seconds sys_interval{10};
+  std::string version = "shoal";
+  // Decides a CONNECT's credentials (absent ones are nullopt): kSuccess,
+  // kBadUserNameOrPassword or kNotAuthorized. Unset: everyone is let in.
+  std::function<uint8_t(const std::optional<std::string>& username,
+                        const std::optional<Bytes>& password)>
+      authenticate;
+};
+
+// What the broker writes to and closes. Implemented by the transports.
+class Link {
+ public:
+  virtual ~Link() = default;
+  // Queues bytes for the socket, in order.
+  virtual void Send(Bytes bytes) = 0;
+  // Closes the connection once what is queued is written. The broker calls
+  // nothing on the Link after this.
+  virtual void Close() = 0;
+  // Bytes queued and not yet written.
+  virtual size_t backlog() const = 0;
+};
+
+struct BrokerStats {
+  uint64_t connections = 0;       // open sockets, CONNECTed or not
+  uint64_t clients_connected = 0;
+  uint64_t sessions = 0;          // connected or kept
+  uint64_t subscriptions = 0;
+  uint64_t retained = 0;
+  uint64_t messages_received = 0;  // PUBLISH packets in
+  uint64_t messages_sent = 0;      // PUBLISH packets out
+  uint64_t messages_dropped = 0;   // queues full, backlog, expiry, size
+  uint64_t bytes_received = 0;
+  uint64_t bytes_sent = 0;
+};
+
+class Broker {
+ public:
+  using ConnId = uint64_t;
+
+  explicit Broker(BrokerOptions options = {}, Clock::time_point now = Clock::now());
+  ~Broker();
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  ConnId Open(std::shared_ptr<Link> link, Clock::time_point now);
+  void Receive(ConnId id, ByteView data, Clock::time_point now);
+  // The socket closed or failed: publish the will (as its delay says) and
+  // keep or end the session.
+  void Lost(ConnId id, Clock::time_point now);
+  // A connection's backlog went down: send what waited for it.
+  void Drained(ConnId id, Clock::time_point now);
+  // Keep-alive and CONNECT timeouts, delayed wills, expired sessions, $SYS.
+  void Tick(Clock::time_point now);
+
+  const BrokerStats& stats() const { return stats_; }
+
+ private:
+  struct Message;
+  struct Session;
+  struct Connection;
+
+  void OnPacket(Connection& c, Packet packet, Clock::time_point now);
+  void OnConnect(Connection& c, Connect connect, Clock::time_point now);
+  void OnPublish(Connection& c, Publish publish, Clock::time_point now);
+  void OnAck(Connection& c, const Ack& ack, Clock::time_point now);
+  void OnSubscribe(Connection& c, const Subscribe& s, Clock::time_point now);
+  void OnUnsubscribe(Connection& c, const Unsubscribe& u);
+  void OnDisconnect(Connection& c, const Disconnect& d, Clock::time_point now);
+
+  // Routes a message to every matching subscription; returns how many.
+  size_t Route(const std::shared_ptr<const Message>& m, Clock::time_point now);
+  void Deliver(Session& s, const std::shared_ptr<const Message>& m, uint8_t qos, bool retain,
+               std::vector<uint32_t> subscription_ids, Clock::time_point now);
+  void SendQueued(Session& s, Clock::time_point now);
+  bool SendPublish(Connection& c, Session& s, const Message& m, uint8_t qos, bool retain,
+                   bool dup, uint16_t packet_id, const std::vector<uint32_t>& ids,
+                   Clock::time_point now);
+  void SendRetained(Session& s, std::string_view filter, const SubOptions& o,
+                    Clock::time_point now);
+  void Send(Connection& c, const Packet& p);
+  // Ends the connection: 5.0 clients get DISCONNECT `reason` first (none
+  // when it is kSuccess and `send` is false); the will is published unless
+  // `clean`.
+  void Drop(Connection& c, uint8_t reason, bool clean, Clock::time_point now);
+  void PublishWill(Session& s, Clock::time_point now);
+  void EndSession(Session& s);
+  void PublishSys(Clock::time_point now);
+  uint16_t NextPacketId(Session& s);
+  // Hands each connection's output of this turn to its Link, and forgets
+  // the connections that closed. Every public entry point ends with it.
+  void Flush();
+
+  BrokerOptions options_;
+  Clock::time_point started_;
+  Clock::time_point next_sys_;
+  BrokerStats stats_;
+  TopicTree tree_;
+  ConnId next_conn_ = 1;
+  uint64_t next_session_ = 1;
+  uint64_t next_auto_id_ = 1;
+  std::unordered_map<ConnId, std::unique_ptr<Connection>> conns_;
+  std::unordered_map<std::string, std::unique_ptr<Session>> sessions_;  // by client id
+  std::unordered_map<uint64_t, Session*> sessions_by_id_;
+  std::map<std::string, std::shared_ptr<const Message>> retained_;
+  std::vector<Connection*> dirty_;  // with output this turn
+  std::vector<ConnId> dead_;        // closed this turn
+};
+
+}  // namespace shoal::mqtt

@@ -1,0 +1,51 @@
+// mqtt::Server: the broker on a TCP listener.
+//
+// One thread runs an Asio io_context with the listener, every connection
+// and the broker itself, so the broker needs no lock. Reads go into 64 KiB
+// buffers and may carry many packets; what the broker writes to a
+// connection during one turn goes out in one write, and writes queued while
+// one is in flight are gathered into the next.
+//
+// This header keeps Asio out of its includers.
+//
+// Thread safety: Start, Stop and the accessors may be called from any
+// thread; Stop (or the destructor) waits for the broker's thread.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/result.h"
+#include "mqtt/broker.h"
+
+namespace shoal::mqtt {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 1883;  // 0: any free port
+  BrokerOptions broker;
+  // Connections beyond this are closed as they arrive.
+  size_t max_connections = 100000;
+};
+
+class Server {
+ public:
+  static Result<std::unique_ptr<Server>> Start(ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // "host:port" as bound (the port chosen when 0 was asked for).
+  std::string address() const;
+  uint16_t port() const;
+  // The broker's counters, read on its thread.
+  BrokerStats stats();
+  void Stop();
+
+ private:
+  struct Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace shoal::mqtt
