@@ -1,0 +1,193 @@
+// The MQTT broker with stock clients: mosquitto_pub and mosquitto_sub
+// (3.1.1 and 5.0) against `shoal serve` on a loopback port.
+'use strict'
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const net = require('node:net')
+const { spawn } = require('node:child_process')
+const shoal = require('../shoal.js')
+
+// Runs a mosquitto client to its end; resolves with its exit code and output.
+function client (program, args, timeoutMs = 10000) {
+  return new Promise((resolve) => {
+    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => { stdout += d })
+    child.stderr.on('data', (d) => { stderr += d })
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
+// A subscriber that runs until it has `count` messages; `ready` resolves once
+// its SUBSCRIBE is acknowledged (-d prints "received SUBACK").
+function subscriber (args, count) {
+  // Line-buffered, or the SUBACK line would wait in stdio's buffer.
+  const child = spawn('stdbuf', ['-oL', 'mosquitto_sub', '-d', '-C', String(count), '-W', '20', ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let subscribed
+  const ready = new Promise((resolve) => { subscribed = resolve })
+  child.stdout.on('data', (d) => {
+    out += d
+    if (out.includes('received SUBACK')) subscribed()
+  })
+  child.stderr.on('data', (d) => { out += d })
+  const done = new Promise((resolve) => child.on('close', (code) => resolve({ code, out })))
+  return { child, ready, done }
+}
+
+// The message lines of a `-d -v` subscriber's output ("topic payload").
+function messages (out) {
+  return out.split('\n').filter((l) => l && !/^Client |^Subscribed|^Received |^Sending /.test(l))
+}
+
+async function withNode (fn) {
+  const home = shoal.tempHome()
+  const node = await shoal.serve(home)
+  try {
+    await fn(node, home)
+  } finally {
+    node.child.kill('SIGTERM')
+    await shoal.waitExit(node.child)
+    fs.rmSync(home, { recursive: true, force: true })
+  }
+}
+
+test('publish and subscribe at every QoS, 3.1.1 and 5.0 clients together', async () => {
+  await withNode(async (node) => {
+    const p = ['-p', String(node.mqttPort)]
+    const v311 = subscriber([...p, '-V', 'mqttv311', '-q', '2', '-v', '-t', 'home/#'], 6)
+    const v5 = subscriber([...p, '-V', 'mqttv5', '-q', '1', '-v', '-t', 'home/+/temp'], 3)
+    await Promise.all([v311.ready, v5.ready])
+    for (const [qos, version] of [[0, 'mqttv311'], [1, 'mqttv5'], [2, 'mqttv311']]) {
+      const r = await client('mosquitto_pub', [...p, '-V', version, '-q', String(qos), '-t',
+        `home/q${qos}/temp`, '-m', `t${qos}`])
+      assert.equal(r.code, 0, r.stderr)
+    }
+    // Three that the 5.0 filter does not match.
+    for (const t of ['home/a', 'home/a/b/temp', 'office/q0/temp']) {
+      assert.equal((await client('mosquitto_pub', [...p, '-q', '1', '-t', t, '-m', 'x'])).code, 0)
+    }
+    await client('mosquitto_pub', [...p, '-q', '2', '-t', 'home/b', '-m', 'y'])
+    const [a, b] = await Promise.all([v311.done, v5.done])
+    assert.deepEqual(messages(a.out),
+      ['home/q0/temp t0', 'home/q1/temp t1', 'home/q2/temp t2', 'home/a x', 'home/a/b/temp x', 'home/b y'])
+    assert.deepEqual(messages(b.out), ['home/q0/temp t0', 'home/q1/temp t1', 'home/q2/temp t2'])
+    // QoS is the lower of the publish's and the subscription's.
+    assert.match(a.out, /Client \S+ received PUBLISH \(d0, q2, r0, m\d+, 'home\/q2\/temp'/)
+    assert.match(b.out, /received PUBLISH \(d0, q1, r0, m\d+, 'home\/q2\/temp'/)
+  })
+})
+
+test('retained messages are set, replaced and cleared', async () => {
+  await withNode(async (node) => {
+    const p = ['-p', String(node.mqttPort)]
+    const pub = (args) => client('mosquitto_pub', [...p, ...args])
+    await pub(['-r', '-q', '1', '-t', 'state/lamp', '-m', 'on'])
+    await pub(['-r', '-q', '1', '-t', 'state/door', '-m', 'open'])
+    await pub(['-r', '-q', '1', '-t', 'state/lamp', '-m', 'off'])
+    let r = await client('mosquitto_sub', [...p, '-v', '-t', 'state/#', '-C', '2', '-W', '5'])
+    assert.deepEqual(r.stdout.trim().split('\n').sort(), ['state/door open', 'state/lamp off'])
+    await pub(['-r', '-q', '1', '-t', 'state/door', '-n'])  // an empty payload clears it
+    r = await client('mosquitto_sub', [...p, '-v', '-t', 'state/#', '-W', '2'])
+    assert.equal(r.stdout.trim(), 'state/lamp off')
+    // A retained message arrives flagged as retained.
+    r = await client('mosquitto_sub', [...p, '-d', '-t', 'state/lamp', '-C', '1', '-W', '5'])
+    assert.match(r.stdout, /received PUBLISH \(d0, q0, r1/)
+  })
+})
+
+test('a client killed without DISCONNECT leaves its will; one that disconnects does not', async () => {
+  await withNode(async (node) => {
+    const p = ['-p', String(node.mqttPort)]
+    const watcher = subscriber([...p, '-v', '-t', 'wills/#'], 1)
+    await watcher.ready
+    // Disconnects cleanly after one message: no will.
+    const polite = await client('mosquitto_sub', [...p, '-t', 'x', '-C', '1', '-W', '1',
+      '--will-topic', 'wills/polite', '--will-payload', 'bye'])
+    assert.notEqual(polite.code, null)
+    const rude = subscriber([...p, '-t', 'x', '--will-topic', 'wills/rude', '--will-payload', 'gone',
+      '--will-qos', '1'], 1)
+    await rude.ready
+    rude.child.kill('SIGKILL')
+    const r = await watcher.done
+    assert.deepEqual(messages(r.out), ['wills/rude gone'])
+  })
+})
+
+test('a persistent session gets the QoS 1 and 2 messages sent while it was away', async () => {
+  await withNode(async (node) => {
+    const p = ['-p', String(node.mqttPort)]
+    // Subscribe with clean session off, then go away.
+    let r = await client('mosquitto_sub', [...p, '-c', '-i', 'keeper', '-q', '2', '-t', 'jobs/#',
+      '-W', '1'])
+    for (let i = 0; i < 5; i++) {
+      const qos = i % 2 ? '1' : '2'
+      assert.equal((await client('mosquitto_pub', [...p, '-q', qos, '-t', `jobs/${i}`, '-m', `j${i}`])).code, 0)
+    }
+    await client('mosquitto_pub', [...p, '-q', '0', '-t', 'jobs/lost', '-m', 'qos0'])
+    r = await client('mosquitto_sub', [...p, '-c', '-i', 'keeper', '-q', '2', '-t', 'jobs/#',
+      '-v', '-C', '5', '-W', '5'])
+    // (The client hands a QoS 2 message over only once PUBREL has come, so
+    // the QoS 1 ones may come out first.)
+    assert.deepEqual(r.stdout.trim().split('\n').sort(), ['jobs/0 j0', 'jobs/1 j1', 'jobs/2 j2', 'jobs/3 j3', 'jobs/4 j4'])
+    // 5.0: a session expiry interval keeps it too; 0 (the default) does not.
+    await client('mosquitto_sub', [...p, '-V', 'mqttv5', '-c', '-i', 'brief', '-q', '1', '-t', 'n/#',
+      '-x', '0', '-W', '1'])
+    await client('mosquitto_pub', [...p, '-q', '1', '-t', 'n/1', '-m', 'missed'])
+    r = await client('mosquitto_sub', [...p, '-V', 'mqttv5', '-c', '-i', 'brief', '-q', '1', '-t', 'other',
+      '-x', '60', '-v', '-W', '1'])
+    assert.equal(r.stdout, '')
+  })
+})
+
+test('user names and passwords', async () => {
+  await withNode(async (node, home) => {
+    const p = ['-p', String(node.mqttPort)]
+    const keys = JSON.parse(shoal.ok(home, ['credentials', '--json']))
+    let r = await client('mosquitto_pub', [...p, '-u', 'owner', '-P', keys.secretAccessKey, '-t', 'a', '-m', '1'])
+    assert.equal(r.code, 0, r.stderr)
+    r = await client('mosquitto_pub', [...p, '-u', 'owner', '-P', 'wrong', '-t', 'a', '-m', '1'])
+    assert.notEqual(r.code, 0)
+    assert.match(r.stderr, /bad user name or password/i)
+    r = await client('mosquitto_pub', [...p, '-V', 'mqttv5', '-u', 'nobody', '-P', 'x', '-t', 'a', '-m', '1'])
+    assert.notEqual(r.code, 0)
+    assert.match(r.stderr, /bad user name or password/i)
+    // Anonymous clients are let in on a loopback listener.
+    r = await client('mosquitto_pub', [...p, '-t', 'a', '-m', '1'])
+    assert.equal(r.code, 0, r.stderr)
+  })
+})
+
+test('garbage and half packets close only their own connection', async () => {
+  await withNode(async (node) => {
+    const p = ['-p', String(node.mqttPort)]
+    const watcher = subscriber([...p, '-v', '-t', 'alive'], 1)
+    await watcher.ready
+    const closed = (bytes) => new Promise((resolve) => {
+      const s = net.connect(node.mqttPort, '127.0.0.1', () => s.write(Buffer.from(bytes)))
+      s.on('data', () => {})
+      s.on('error', () => resolve(true))
+      s.on('close', () => resolve(true))
+    })
+    // A first packet that is not CONNECT; a CONNECT of an unknown protocol;
+    // a remaining length of five bytes; a reserved packet type.
+    assert.ok(await closed([0x30, 0x03, 0x00, 0x01, 0x61]))
+    assert.ok(await closed([0x10, 0x0d, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x09, 0x02, 0x00, 0x3c, 0x00, 0x01, 0x61]))
+    assert.ok(await closed([0x10, 0xff, 0xff, 0xff, 0xff, 0x01]))
+    assert.ok(await closed([0x00, 0x00]))
+    // Half a CONNECT, then silence: the rest of the node does not wait on it.
+    const stall = net.connect(node.mqttPort, '127.0.0.1', () => stall.write(Buffer.from([0x10, 0x0d, 0x00, 0x04])))
+    stall.on('error', () => {})
+    const r = await client('mosquitto_pub', [...p, '-q', '1', '-t', 'alive', '-m', 'yes'])
+    assert.equal(r.code, 0)
+    assert.deepEqual(messages((await watcher.done).out), ['alive yes'])
+    stall.destroy()
+  })
+})
