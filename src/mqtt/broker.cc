@@ -118,13 +118,17 @@ void Broker::Receive(ConnId id, ByteView data, Clock::time_point now) {
     if (!packet.ok()) {
       if (packet.status().code() == Status::Code::kNotSupported && !c.connected) {
         // Answer in the version the client can read, then close.
-        Connack refused{false, reason::kUnsupportedProtocolVersion, {}};
-        Send(c, refused);
         c.version = level >= 5 ? Version::k5 : Version::k311;
+        Send(c, Connack{false, reason::kUnsupportedProtocolVersion, {}});
         Drop(c, reason::kSuccess, true, now);
         break;
       }
-      Drop(c, ReasonFor(packet.status()), false, now);
+      // A CONNECT of an unknown version after the first is just a
+      // protocol error.
+      uint8_t why = packet.status().code() == Status::Code::kNotSupported
+                        ? reason::kProtocolError
+                        : ReasonFor(packet.status());
+      Drop(c, why, false, now);
       break;
     }
     OnPacket(c, std::move(*packet), now);
@@ -181,13 +185,19 @@ void Broker::OnConnect(Connection& c, Connect connect, Clock::time_point now) {
   if (options_.authenticate) {
     ack.reason = options_.authenticate(connect.username, connect.password);
   }
+  // No enhanced authentication method is offered.
+  if (ack.reason == reason::kSuccess && v5 && connect.properties.auth_method) {
+    ack.reason = reason::kBadAuthenticationMethod;
+  }
+  if (ack.reason == reason::kSuccess && connect.will && !ValidTopicName(connect.will->topic)) {
+    ack.reason = reason::kTopicNameInvalid;
+  }
   std::string client_id = connect.client_id;
   if (ack.reason == reason::kSuccess && client_id.empty()) {
     if (!connect.clean_start && !v5) {
       ack.reason = reason::kClientIdentifierNotValid;  // 3.1.1 §3.1.3-8
     } else {
-      client_id = "shoal-" + std::to_string(next_auto_id_++) + "-" +
-                  std::to_string(Clock::now().time_since_epoch().count() & 0xffffff);
+      client_id = AssignClientId();
       if (v5) ack.properties.assigned_client_id = client_id;
     }
   }
@@ -261,9 +271,9 @@ void Broker::OnConnect(Connection& c, Connect connect, Clock::time_point now) {
     Session::Inflight& f = s->inflight[id];
     if (f.released) {
       Send(c, Ack{PacketType::kPubrel, id, reason::kSuccess, {}});
-    } else {
-      SendPublish(c, *s, *f.out.message, f.out.qos, f.out.retain, true, id,
-                  f.out.subscription_ids, now);
+    } else if (!SendPublish(c, *s, *f.out.message, f.out.qos, f.out.retain, true, id,
+                            f.out.subscription_ids, now)) {
+      s->inflight.erase(id);  // too large for this client now: dropped
     }
   }
   SendQueued(*s, now);
@@ -295,6 +305,14 @@ void Broker::OnPublish(Connection& c, Publish p, Clock::time_point now) {
     return;
   }
   stats_.messages_received++;
+  if (p.topic.rfind("$SYS/", 0) == 0 || p.topic == "$SYS") {
+    // The broker's own statistics: acknowledged, never routed or retained.
+    if (p.qos == 1) Send(c, Ack{PacketType::kPuback, p.packet_id, reason::kNotAuthorized, {}});
+    if (p.qos == 2) {
+      Send(c, Ack{PacketType::kPubrec, p.packet_id, reason::kNotAuthorized, {}});
+    }
+    return;
+  }
   if (p.qos == 2) {
     if (s.qos2_in.count(p.packet_id)) {  // a resend: it was routed already
       Send(c, Ack{PacketType::kPubrec, p.packet_id, reason::kSuccess, {}});
@@ -560,6 +578,16 @@ void Broker::EndSession(Session& s) {
   stats_.sessions = sessions_.size();
 }
 
+std::string Broker::AssignClientId() {
+  // Random, so that it does not name a session a client chose itself.
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (;;) {
+    std::string id = "shoal-";
+    for (int i = 0; i < 16; i++) id += kDigits[random_() & 15];
+    if (!sessions_.count(id)) return id;
+  }
+}
+
 uint16_t Broker::NextPacketId(Session& s) {
   // The caller keeps the window far below 65,535, so a free id exists.
   for (;;) {
@@ -690,8 +718,9 @@ void Broker::OnDisconnect(Connection& c, const Disconnect& d, Clock::time_point 
     }
     s.expiry = *d.properties.session_expiry;
   }
-  // 0x04 asks for the will; any other DISCONNECT discards it.
-  Drop(c, reason::kSuccess, d.reason != reason::kDisconnectWithWill, now);
+  // Only a normal disconnection (0x00) discards the will (MQTT 5.0
+  // §3.1.2.5); 0x04 asks for it, and so does any error a client reports.
+  Drop(c, reason::kSuccess, d.reason == reason::kSuccess, now);
 }
 
 void Broker::Lost(ConnId id, Clock::time_point now) {

@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -140,14 +141,14 @@ class Broker {
   void SendRetained(Session& s, std::string_view filter, const SubOptions& o,
                     Clock::time_point now);
   void Send(Connection& c, const Packet& p);
-  // Ends the connection: 5.0 clients get DISCONNECT `reason` first (none
-  // when it is kSuccess and `send` is false); the will is published unless
-  // `clean`.
+  // Ends the connection: a connected 5.0 client gets DISCONNECT `reason`
+  // first unless it is kSuccess; the will is published unless `clean`.
   void Drop(Connection& c, uint8_t reason, bool clean, Clock::time_point now);
   void PublishWill(Session& s, Clock::time_point now);
   void EndSession(Session& s);
   void PublishSys(Clock::time_point now);
   uint16_t NextPacketId(Session& s);
+  std::string AssignClientId();
   // Hands each connection's output of this turn to its Link, and forgets
   // the connections that closed. Every public entry point ends with it.
   void Flush();
@@ -159,7 +160,7 @@ class Broker {
   TopicTree tree_;
   ConnId next_conn_ = 1;
   uint64_t next_session_ = 1;
-  uint64_t next_auto_id_ = 1;
+  std::mt19937_64 random_{std::random_device{}()};
   std::unordered_map<ConnId, std::unique_ptr<Connection>> conns_;
   std::unordered_map<std::string, std::unique_ptr<Session>> sessions_;  // by client id
   std::unordered_map<uint64_t, Session*> sessions_by_id_;

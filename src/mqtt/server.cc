@@ -44,6 +44,7 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
   void Send(Bytes bytes) override {
     if (closing_) return;
     backlog_ += bytes.size();
+    if (backlog_ >= drain_bytes_) was_above_ = true;
     pending_.push_back(std::move(bytes));
     if (!writing_) Write();
   }
