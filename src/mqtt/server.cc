@@ -31,10 +31,22 @@ void RaiseFileLimit() {
 }  // namespace
 
 // One TCP connection: the broker's Link, and the reads that feed it.
+//
+// When the broker closes a connection, the socket is closed gracefully: what
+// is queued is written, the sending side is shut down (the client sees the
+// last packet, then end of stream), and reads go on, discarded, until the
+// client closes too or kLinger passes. Closing outright with unread input
+// would send a reset, which can destroy the DISCONNECT the client has not
+// read yet and fails the client's last writes.
 class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
  public:
+  static constexpr auto kLinger = std::chrono::seconds(2);
+
   TcpLink(tcp::socket socket, Broker* broker, size_t drain_bytes)
-      : socket_(std::move(socket)), broker_(broker), drain_bytes_(drain_bytes) {}
+      : socket_(std::move(socket)),
+        linger_(socket_.get_executor()),
+        broker_(broker),
+        drain_bytes_(drain_bytes) {}
 
   void Start(Broker::ConnId id) {
     id_ = id;
@@ -50,26 +62,36 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
   }
 
   void Close() override {
+    if (closing_) return;
     closing_ = true;
-    if (!writing_) Shutdown();
+    if (!writing_) HalfClose();
   }
 
   size_t backlog() const override { return backlog_; }
 
  private:
+  // The socket failed or the client closed it: the broker hears of it
+  // unless it closed the connection itself.
+  void Lost() {
+    if (!closing_) {
+      closing_ = true;
+      broker_->Lost(id_, Clock::now());
+    }
+    CloseNow();
+  }
+
   void Read() {
     auto self = shared_from_this();
     socket_.async_read_some(asio::buffer(buffer_), [self](boost::system::error_code ec, size_t n) {
-      if (self->closing_) return;
-      auto now = Clock::now();
       if (ec) {
-        self->closing_ = true;
-        self->broker_->Lost(self->id_, now);
-        self->Shutdown();
+        self->Lost();
         return;
       }
-      self->broker_->Receive(self->id_, ByteView(self->buffer_.data(), n), now);
-      if (!self->closing_) self->Read();
+      // While closing, input is read only to be discarded.
+      if (!self->closing_) {
+        self->broker_->Receive(self->id_, ByteView(self->buffer_.data(), n), Clock::now());
+      }
+      if (!self->closed_) self->Read();
     });
   }
 
@@ -86,32 +108,41 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
       self->backlog_ -= n;
       self->writing_buffers_.clear();
       if (ec) {
-        if (!self->closing_) {
-          self->closing_ = true;
-          self->broker_->Lost(self->id_, Clock::now());
-        }
-        self->Shutdown();
+        self->Lost();
         return;
       }
       if (!self->pending_.empty()) {
         self->Write();
       } else if (self->closing_) {
-        self->Shutdown();
+        self->HalfClose();
       } else if (self->was_above_ && self->backlog_ < self->drain_bytes_) {
         self->was_above_ = false;
         self->broker_->Drained(self->id_, Clock::now());
       }
-      if (self->backlog_ >= self->drain_bytes_) self->was_above_ = true;
     });
   }
 
-  void Shutdown() {
+  void HalfClose() {
+    if (half_closed_ || closed_) return;
+    half_closed_ = true;
     boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    linger_.expires_after(kLinger);
+    linger_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec) self->CloseNow();
+    });
+  }
+
+  void CloseNow() {
+    if (closed_) return;
+    closed_ = true;
+    linger_.cancel();
+    boost::system::error_code ignored;
     socket_.close(ignored);
   }
 
   tcp::socket socket_;
+  asio::steady_timer linger_;
   Broker* broker_;
   const size_t drain_bytes_;
   Broker::ConnId id_ = 0;
@@ -120,7 +151,9 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
   std::vector<Bytes> writing_buffers_;
   size_t backlog_ = 0;
   bool writing_ = false;
-  bool closing_ = false;
+  bool closing_ = false;      // the broker is done with it, or it failed
+  bool half_closed_ = false;  // our side has sent FIN
+  bool closed_ = false;
   bool was_above_ = false;
 };
 
