@@ -31,6 +31,19 @@ Status ReadStrings(const toml::node& value, const std::string& at, std::vector<s
   return Status::OK();
 }
 
+// An integer setting in [lo, hi].
+template <typename T>
+Status ReadCount(const toml::node& value, const std::string& at, int64_t lo, int64_t hi,
+                 std::optional<T>* out) {
+  auto v = value.value<int64_t>();
+  if (!v || *v < lo || *v > hi) {
+    return Status::InvalidArgument(at + " must be an integer from " + std::to_string(lo) +
+                                   " to " + std::to_string(hi));
+  }
+  *out = static_cast<T>(*v);
+  return Status::OK();
+}
+
 }  // namespace
 
 Status LoadConfig(const std::string& path, ServeConfig* config) {
@@ -108,6 +121,18 @@ Status LoadConfig(const std::string& path, ServeConfig* config) {
         auto v = value.value<bool>();
         if (!v) return Status::InvalidArgument(at + " must be true or false");
         config->mqtt_allow_anonymous = *v;
+      } else if (k == "max_packet_size") {
+        SHOAL_RETURN_IF_ERROR(ReadCount(value, at, 16, 268'435'460, &config->mqtt_max_packet_size));
+      } else if (k == "receive_maximum") {
+        SHOAL_RETURN_IF_ERROR(ReadCount(value, at, 1, 65535, &config->mqtt_receive_maximum));
+      } else if (k == "max_inflight") {
+        SHOAL_RETURN_IF_ERROR(ReadCount(value, at, 1, 65535, &config->mqtt_max_inflight));
+      } else if (k == "max_queued") {
+        SHOAL_RETURN_IF_ERROR(ReadCount(value, at, 0, 1u << 31, &config->mqtt_max_queued));
+      } else if (k == "max_keep_alive") {
+        SHOAL_RETURN_IF_ERROR(ReadCount(value, at, 1, 65535, &config->mqtt_max_keep_alive));
+      } else if (k == "max_connections") {
+        SHOAL_RETURN_IF_ERROR(ReadCount(value, at, 1, 1u << 31, &config->mqtt_max_connections));
       } else {
         return Status::InvalidArgument(path + ": " + Where(value.source()) + ": unknown key mqtt." + k);
       }

@@ -41,6 +41,13 @@ struct ServeConfig {
   // Clients without a user name: let in only while the listener is on
   // loopback, unless this says otherwise.
   std::optional<bool> mqtt_allow_anonymous;
+  // [mqtt] limits, over mqtt::BrokerOptions' defaults when set.
+  std::optional<uint32_t> mqtt_max_packet_size;
+  std::optional<uint16_t> mqtt_receive_maximum;
+  std::optional<uint16_t> mqtt_max_inflight;
+  std::optional<uint32_t> mqtt_max_queued;
+  std::optional<uint16_t> mqtt_max_keep_alive;
+  std::optional<uint32_t> mqtt_max_connections;
 };
 
 // Reads the TOML file at `path` over the defaults in `config`. NotFound if

@@ -150,6 +150,15 @@ int Serve(const std::vector<std::string>& args, Home& home) {
     mqtt_options.host = ep->host;
     mqtt_options.port = ep->port;
   }
+  {
+    mqtt::BrokerOptions& b = mqtt_options.broker;
+    if (config.mqtt_max_packet_size) b.max_packet_size = *config.mqtt_max_packet_size;
+    if (config.mqtt_receive_maximum) b.receive_maximum = *config.mqtt_receive_maximum;
+    if (config.mqtt_max_inflight) b.max_inflight = *config.mqtt_max_inflight;
+    if (config.mqtt_max_queued) b.max_queued = *config.mqtt_max_queued;
+    if (config.mqtt_max_keep_alive) b.max_keep_alive = *config.mqtt_max_keep_alive;
+    if (config.mqtt_max_connections) mqtt_options.max_connections = *config.mqtt_max_connections;
+  }
 
   if (peer_addr) config.peer_listen = *peer_addr;
   config.peers.insert(config.peers.end(), peer_flags.begin(), peer_flags.end());
