@@ -323,29 +323,10 @@ void Broker::OnPublish(Connection& c, Publish p, Clock::time_point now) {
       return;
     }
   }
-  auto m = std::make_shared<Message>();
-  m->topic = std::move(p.topic);
-  m->payload = std::move(p.payload);
-  m->qos = p.qos;
-  m->retain = p.retain;
-  m->publisher = s.id;
-  if (v5) {
-    Properties& in = p.properties;
-    m->properties.payload_format = in.payload_format;
-    m->properties.content_type = std::move(in.content_type);
-    m->properties.response_topic = std::move(in.response_topic);
-    m->properties.correlation_data = std::move(in.correlation_data);
-    m->properties.user = std::move(in.user);
-    if (in.message_expiry) m->expires = now + std::chrono::seconds(*in.message_expiry);
-  }
-  if (m->retain) {
-    if (m->payload.empty()) {
-      retained_.erase(m->topic);
-    } else {
-      retained_[m->topic] = m;
-    }
-    stats_.retained = retained_.size();
-  }
+  if (!v5) p.properties = {};
+  auto m = MakeMessage(std::move(p.topic), std::move(p.payload), p.qos, p.retain, s.id,
+                       std::move(p.properties), now);
+  Retain(m);
   size_t routed = Route(m, now);
   uint8_t result = v5 && routed == 0 ? reason::kNoMatchingSubscribers : reason::kSuccess;
   if (p.qos == 1) {
@@ -537,41 +518,51 @@ void Broker::PublishWill(Session& s, Clock::time_point now) {
   s.will.reset();
   s.will_at.reset();
   if (!ValidTopicName(w.topic)) return;
-  auto m = std::make_shared<Message>();
-  m->topic = std::move(w.topic);
-  m->payload = std::move(w.payload);
-  m->qos = w.qos;
-  m->retain = w.retain;
-  m->publisher = s.id;
-  m->properties.payload_format = w.properties.payload_format;
-  m->properties.content_type = std::move(w.properties.content_type);
-  m->properties.response_topic = std::move(w.properties.response_topic);
-  m->properties.correlation_data = std::move(w.properties.correlation_data);
-  m->properties.user = std::move(w.properties.user);
-  if (w.properties.message_expiry) {
-    m->expires = now + std::chrono::seconds(*w.properties.message_expiry);
-  }
-  if (m->retain) {
-    if (m->payload.empty()) {
-      retained_.erase(m->topic);
-    } else {
-      retained_[m->topic] = m;
-    }
-    stats_.retained = retained_.size();
-  }
+  auto m = MakeMessage(std::move(w.topic), std::move(w.payload), w.qos, w.retain, s.id,
+                       std::move(w.properties), now);
+  Retain(m);
   stats_.messages_received++;
   Route(m, now);
 }
 
-void Broker::EndSession(Session& s) {
-  for (const auto& [filter, o] : s.subscriptions) {
-    auto shared = ParseShared(filter);
-    if (shared.ok() && shared->has_value()) {
-      tree_.Remove((*shared)->filter, (*shared)->group, s.id);
-    } else {
-      tree_.Remove(filter, "", s.id);
-    }
+std::shared_ptr<const Broker::Message> Broker::MakeMessage(std::string topic, Bytes payload,
+                                                           uint8_t qos, bool retain,
+                                                           uint64_t publisher, Properties in,
+                                                           Clock::time_point now) {
+  auto m = std::make_shared<Message>();
+  m->topic = std::move(topic);
+  m->payload = std::move(payload);
+  m->qos = qos;
+  m->retain = retain;
+  m->publisher = publisher;
+  // What travels on to subscribers; the rest was for the broker.
+  m->properties.payload_format = in.payload_format;
+  m->properties.content_type = std::move(in.content_type);
+  m->properties.response_topic = std::move(in.response_topic);
+  m->properties.correlation_data = std::move(in.correlation_data);
+  m->properties.user = std::move(in.user);
+  if (in.message_expiry) m->expires = now + std::chrono::seconds(*in.message_expiry);
+  return m;
+}
+
+void Broker::Retain(const std::shared_ptr<const Message>& m) {
+  if (!m->retain) return;
+  if (m->payload.empty()) {
+    retained_.erase(m->topic);  // an empty retained message clears the topic
+  } else {
+    retained_[m->topic] = m;
   }
+  stats_.retained = retained_.size();
+}
+
+bool Broker::RemoveSubscription(Session& s, const std::string& filter) {
+  auto shared = ParseShared(filter);
+  if (shared.ok() && *shared) return tree_.Remove((*shared)->filter, (*shared)->group, s.id);
+  return tree_.Remove(filter, "", s.id);
+}
+
+void Broker::EndSession(Session& s) {
+  for (const auto& [filter, o] : s.subscriptions) RemoveSubscription(s, filter);
   stats_.subscriptions = tree_.size();
   sessions_by_id_.erase(s.id);
   sessions_.erase(s.client_id);  // destroys s
@@ -694,15 +685,7 @@ void Broker::OnUnsubscribe(Connection& c, const Unsubscribe& u) {
   Unsuback ack;
   ack.packet_id = u.packet_id;
   for (const std::string& filter : u.filters) {
-    bool removed = false;
-    if (s.subscriptions.erase(filter) > 0) {
-      auto shared = ParseShared(filter);
-      if (shared.ok() && *shared) {
-        removed = tree_.Remove((*shared)->filter, (*shared)->group, s.id);
-      } else {
-        removed = tree_.Remove(filter, "", s.id);
-      }
-    }
+    bool removed = s.subscriptions.erase(filter) > 0 && RemoveSubscription(s, filter);
     ack.reasons.push_back(removed ? reason::kSuccess : reason::kNoSubscriptionExisted);
   }
   stats_.subscriptions = tree_.size();
@@ -772,11 +755,9 @@ void Broker::Tick(Clock::time_point now) {
 
 void Broker::PublishSys(Clock::time_point now) {
   auto publish = [&](const std::string& topic, const std::string& value) {
-    auto m = std::make_shared<Message>();
-    m->topic = "$SYS/broker/" + topic;
-    m->payload.assign(value.begin(), value.end());
-    m->retain = true;
-    retained_[m->topic] = m;
+    auto m = MakeMessage("$SYS/broker/" + topic, Bytes(value.begin(), value.end()), 0, true, 0, {},
+                         now);
+    Retain(m);
     Route(m, now);
   };
   auto secs = std::chrono::duration_cast<std::chrono::seconds>(now - started_).count();
@@ -790,7 +771,6 @@ void Broker::PublishSys(Clock::time_point now) {
   publish("subscriptions/count", std::to_string(stats_.subscriptions));
   publish("load/bytes/received", std::to_string(stats_.bytes_received));
   publish("load/bytes/sent", std::to_string(stats_.bytes_sent));
-  stats_.retained = retained_.size();
   publish("retained messages/count", std::to_string(stats_.retained));
 }
 

@@ -145,6 +145,14 @@ class Broker {
   // first unless it is kSuccess; the will is published unless `clean`.
   void Drop(Connection& c, uint8_t reason, bool clean, Clock::time_point now);
   void PublishWill(Session& s, Clock::time_point now);
+  // A message from a PUBLISH or a will, with the properties that go on to
+  // subscribers.
+  std::shared_ptr<const Message> MakeMessage(std::string topic, Bytes payload, uint8_t qos,
+                                             bool retain, uint64_t publisher, Properties in,
+                                             Clock::time_point now);
+  // Keeps, replaces or (empty payload) clears the topic's retained message.
+  void Retain(const std::shared_ptr<const Message>& m);
+  bool RemoveSubscription(Session& s, const std::string& filter);
   void EndSession(Session& s);
   void PublishSys(Clock::time_point now);
   uint16_t NextPacketId(Session& s);
