@@ -70,6 +70,10 @@ struct Broker::Connection {
   uint16_t receive_maximum = 65535;  // the client's
   uint32_t max_packet_size = kMaxRemainingLength + 5;  // the client's
   std::unordered_map<uint16_t, std::string> aliases;  // client → broker
+  // Broker → client (5.0): the client's Topic Alias Maximum, and the topics
+  // given an alias so far, one each until the maximum is reached.
+  uint16_t client_alias_maximum = 0;
+  std::unordered_map<std::string, uint16_t> out_aliases;
 
   bool Congested(size_t limit) const { return link->backlog() + out.size() > limit; }
 };
@@ -247,6 +251,7 @@ void Broker::OnConnect(Connection& c, Connect connect, Clock::time_point now) {
   c.keep_alive = connect.keep_alive;
   if (v5) {
     c.receive_maximum = connect.properties.receive_maximum.value_or(65535);
+    c.client_alias_maximum = connect.properties.topic_alias_maximum.value_or(0);
     if (connect.properties.maximum_packet_size) {
       c.max_packet_size = *connect.properties.maximum_packet_size;
     }
@@ -447,6 +452,18 @@ bool Broker::SendPublish(Connection& c, Session& s, const Message& m, uint8_t qo
       p.properties.message_expiry = static_cast<uint32_t>(std::max<int64_t>(left, 1));
     }
   }
+  // A topic the client has an alias for goes as the alias alone; a new one,
+  // while aliases are left, goes whole with a new alias.
+  std::optional<uint16_t> new_alias;
+  if (c.client_alias_maximum > 0) {
+    if (auto it = c.out_aliases.find(m.topic); it != c.out_aliases.end()) {
+      p.topic.clear();
+      p.properties.topic_alias = it->second;
+    } else if (c.out_aliases.size() < c.client_alias_maximum) {
+      new_alias = static_cast<uint16_t>(c.out_aliases.size() + 1);
+      p.properties.topic_alias = new_alias;
+    }
+  }
   size_t before = c.out.size();
   if (before == 0) dirty_.push_back(&c);
   size_t n = EncodePublish(p, m.payload, c.version, &c.out);
@@ -455,6 +472,7 @@ bool Broker::SendPublish(Connection& c, Session& s, const Message& m, uint8_t qo
     stats_.messages_dropped++;
     return false;
   }
+  if (new_alias) c.out_aliases.emplace(m.topic, *new_alias);
   stats_.messages_sent++;
   return true;
 }
