@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <toml++/toml.h>
 
+#include "mqtt/topic.h"
+
 namespace shoal::cli {
 namespace {
 
@@ -41,6 +43,38 @@ Status ReadCount(const toml::node& value, const std::string& at, int64_t lo, int
                                    " to " + std::to_string(hi));
   }
   *out = static_cast<T>(*v);
+  return Status::OK();
+}
+
+// [[mqtt.acl]] tables: user, publish, subscribe; every filter valid.
+Status ReadAcl(const toml::node& value, const std::string& at,
+               std::vector<ServeConfig::MqttAcl>* out) {
+  const toml::array* entries = value.as_array();
+  if (entries == nullptr) return Status::InvalidArgument(at + " must be [[mqtt.acl]] tables");
+  for (const toml::node& entry : *entries) {
+    const toml::table* t = entry.as_table();
+    const std::string where = at + " (line " + std::to_string(entry.source().begin.line) + ")";
+    if (t == nullptr) return Status::InvalidArgument(where + " must be a table");
+    ServeConfig::MqttAcl acl;
+    for (auto& [key, v] : *t) {
+      const std::string k(key.str());
+      if (k == "user") {
+        SHOAL_RETURN_IF_ERROR(ReadString(v, where + ".user", &acl.user));
+      } else if (k == "publish" || k == "subscribe") {
+        auto* list = k == "publish" ? &acl.publish : &acl.subscribe;
+        SHOAL_RETURN_IF_ERROR(ReadStrings(v, where + "." + k, list));
+        for (const std::string& f : *list) {
+          if (!mqtt::ValidTopicFilter(f)) {
+            return Status::InvalidArgument(where + "." + k + ": not a topic filter: " + f);
+          }
+        }
+      } else {
+        return Status::InvalidArgument(where + ": unknown key " + k);
+      }
+    }
+    if (acl.user.empty()) return Status::InvalidArgument(where + " needs a user");
+    out->push_back(std::move(acl));
+  }
   return Status::OK();
 }
 
@@ -133,6 +167,8 @@ Status LoadConfig(const std::string& path, ServeConfig* config) {
         SHOAL_RETURN_IF_ERROR(ReadCount(value, at, 1, 65535, &config->mqtt_max_keep_alive));
       } else if (k == "max_connections") {
         SHOAL_RETURN_IF_ERROR(ReadCount(value, at, 1, 1u << 31, &config->mqtt_max_connections));
+      } else if (k == "acl") {
+        SHOAL_RETURN_IF_ERROR(ReadAcl(value, at, &config->mqtt_acl));
       } else {
         return Status::InvalidArgument(path + ": " + Where(value.source()) + ": unknown key mqtt." + k);
       }

@@ -48,6 +48,14 @@ struct ServeConfig {
   std::optional<uint32_t> mqtt_max_queued;
   std::optional<uint16_t> mqtt_max_keep_alive;
   std::optional<uint32_t> mqtt_max_connections;
+  // [[mqtt.acl]]: what each user may publish to and subscribe to. Empty:
+  // everything, for everyone signed in.
+  struct MqttAcl {
+    std::string user;  // a user name, "anonymous", or "*" for every client
+    std::vector<std::string> publish;    // topic filters
+    std::vector<std::string> subscribe;  // topic filters
+  };
+  std::vector<MqttAcl> mqtt_acl;
 };
 
 // Reads the TOML file at `path` over the defaults in `config`. NotFound if

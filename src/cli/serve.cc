@@ -18,6 +18,7 @@
 #include "crypto/sign.h"
 #include "http/server.h"
 #include "mqtt/server.h"
+#include "mqtt/topic.h"
 #include "node/peering.h"
 #include "node/users.h"
 #include "s3/service.h"
@@ -227,6 +228,23 @@ int Serve(const std::vector<std::string>& args, Home& home) {
     }
     return mqtt::reason::kSuccess;
   };
+  if (!config.mqtt_acl.empty()) {
+    // A client may do what any entry for it (its user, "anonymous" when it
+    // gave no name, or "*") allows: publish to a topic one of the publish
+    // filters matches, subscribe to a filter one of the subscribe filters
+    // covers.
+    mqtt_options.broker.authorize = [acl = config.mqtt_acl](const std::optional<std::string>& user,
+                                                            bool publish, std::string_view topic) {
+      for (const auto& entry : acl) {
+        bool applies = entry.user == "*" || (user ? entry.user == *user : entry.user == "anonymous");
+        if (!applies) continue;
+        for (const std::string& f : publish ? entry.publish : entry.subscribe) {
+          if (publish ? mqtt::Matches(f, topic) : mqtt::Covers(f, topic)) return true;
+        }
+      }
+      return false;
+    };
+  }
   auto mqtt_server = mqtt::Server::Start(mqtt_options);
   if (!mqtt_server.ok()) {
     std::cerr << "shoal: mqtt: " << mqtt_server.status().ToString() << "\n";

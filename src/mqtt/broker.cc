@@ -53,6 +53,7 @@ struct Broker::Session {
   uint16_t next_packet_id = 1;
   std::optional<Will> will;
   std::optional<Clock::time_point> will_at;  // a delayed will's time
+  std::optional<std::string> username;       // as signed in, for ACLs
 };
 
 struct Broker::Connection {
@@ -246,6 +247,7 @@ void Broker::OnConnect(Connection& c, Connect connect, Clock::time_point now) {
     s->expiry = connect.clean_start ? 0 : kNeverExpires;
   }
   s->will = std::move(connect.will);
+  s->username = connect.username;
   c.session = s;
   c.connected = true;
   c.keep_alive = connect.keep_alive;
@@ -316,6 +318,13 @@ void Broker::OnPublish(Connection& c, Publish p, Clock::time_point now) {
     if (p.qos == 2) {
       Send(c, Ack{PacketType::kPubrec, p.packet_id, reason::kNotAuthorized, {}});
     }
+    return;
+  }
+  if (options_.authorize && !options_.authorize(s.username, true, p.topic)) {
+    // Refused: acknowledged (so the client's flow ends) and dropped.
+    stats_.messages_dropped++;
+    if (p.qos == 1) Send(c, Ack{PacketType::kPuback, p.packet_id, reason::kNotAuthorized, {}});
+    if (p.qos == 2) Send(c, Ack{PacketType::kPubrec, p.packet_id, reason::kNotAuthorized, {}});
     return;
   }
   if (p.qos == 2) {
@@ -536,6 +545,7 @@ void Broker::PublishWill(Session& s, Clock::time_point now) {
   s.will.reset();
   s.will_at.reset();
   if (!ValidTopicName(w.topic)) return;
+  if (options_.authorize && !options_.authorize(s.username, true, w.topic)) return;
   auto m = MakeMessage(std::move(w.topic), std::move(w.payload), w.qos, w.retain, s.id,
                        std::move(w.properties), now);
   Retain(m);
@@ -669,6 +679,10 @@ void Broker::OnSubscribe(Connection& c, const Subscribe& sub, Clock::time_point 
     std::string group = *shared ? (*shared)->group : "";
     if (!ValidTopicFilter(inner)) {
       ack.reasons.push_back(reason::kTopicFilterInvalid);
+      continue;
+    }
+    if (options_.authorize && !options_.authorize(s.username, false, inner)) {
+      ack.reasons.push_back(reason::kNotAuthorized);
       continue;
     }
     if (v5 && want.no_local && !group.empty()) {

@@ -1,5 +1,7 @@
 #include "mqtt/topic.h"
 
+#include <vector>
+
 #include "mqtt/codec.h"
 
 namespace shoal::mqtt {
@@ -44,6 +46,33 @@ Result<std::optional<SharedFilter>> ParseShared(std::string_view filter) {
   }
   if (!ValidTopicFilter(inner)) return Status::InvalidArgument("mqtt: invalid shared filter");
   return std::optional<SharedFilter>(SharedFilter{std::string(group), std::string(inner)});
+}
+
+namespace {
+
+std::vector<std::string_view> SplitLevels(std::string_view s) {
+  std::vector<std::string_view> out;
+  for (size_t start = 0;;) {
+    size_t end = s.find('/', start);
+    out.push_back(s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    if (end == std::string_view::npos) return out;
+    start = end + 1;
+  }
+}
+
+}  // namespace
+
+bool Covers(std::string_view outer, std::string_view inner) {
+  std::vector<std::string_view> o = SplitLevels(outer), in = SplitLevels(inner);
+  // A leading wildcard does not reach names starting with '$'.
+  if (!in[0].empty() && in[0][0] == '$' && (o[0] == "+" || o[0] == "#")) return false;
+  for (size_t i = 0;; i++) {
+    if (i < o.size() && o[i] == "#") return true;
+    if (i == in.size()) return i == o.size();
+    if (i == o.size() || in[i] == "#") return false;
+    if (o[i] == "+") continue;
+    if (in[i] == "+" || o[i] != in[i]) return false;
+  }
 }
 
 bool Matches(std::string_view filter, std::string_view name) {

@@ -36,4 +36,8 @@ Result<std::optional<SharedFilter>> ParseShared(std::string_view filter);
 // Whether `filter` (valid, not shared) matches `name` (valid).
 bool Matches(std::string_view filter, std::string_view name);
 
+// Whether every name `inner` matches is matched by `outer` (both valid,
+// not shared): "a/#" covers "a/+/b" and "a"; "+/b" does not cover "#".
+bool Covers(std::string_view outer, std::string_view inner);
+
 }  // namespace shoal::mqtt

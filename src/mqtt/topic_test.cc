@@ -54,6 +54,25 @@ TEST(Topic, Matching) {
   }
 }
 
+TEST(Topic, Covers) {
+  struct Case {
+    const char* outer;
+    const char* inner;
+    bool covers;
+  };
+  const Case cases[] = {
+      {"#", "a/b", true},         {"#", "#", true},          {"#", "$SYS/#", false},
+      {"a/#", "a", true},         {"a/#", "a/+/b", true},    {"a/#", "a/#", true},
+      {"a/#", "b/#", false},      {"a/+", "a/b", true},      {"a/+", "a/+", true},
+      {"a/+", "a/#", false},      {"a/+", "a/b/c", false},   {"+/b", "#", false},
+      {"a/b", "a/+", false},      {"a/b", "a/b", true},      {"a/b", "a", false},
+      {"$SYS/#", "$SYS/x", true}, {"+/x", "$SYS/x", false},  {"a/+/c", "a/b/c", true},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(Covers(c.outer, c.inner), c.covers) << c.outer << " covers " << c.inner;
+  }
+}
+
 TEST(Topic, SharedSubscriptions) {
   auto s = ParseShared("$share/g1/sensors/+");
   ASSERT_TRUE(s.ok());

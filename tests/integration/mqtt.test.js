@@ -191,3 +191,38 @@ test('garbage and half packets close only their own connection', async () => {
     stall.destroy()
   })
 })
+
+test('per-user topic ACLs from shoal.toml', async () => {
+  const home = shoal.tempHome()
+  fs.writeFileSync(`${home}/shoal.toml`, [
+    '[[mqtt.acl]]', 'user = "anonymous"', 'publish = ["public/#"]', 'subscribe = ["public/+/news"]',
+    '[[mqtt.acl]]', 'user = "owner"', 'publish = ["#"]', 'subscribe = ["#"]', ''
+  ].join('\n'))
+  const node = await shoal.serve(home)
+  try {
+    const p = ['-p', String(node.mqttPort)]
+    const keys = JSON.parse(shoal.ok(home, ['credentials', '--json']))
+    const owner = ['-u', 'owner', '-P', keys.secretAccessKey]
+    const all = subscriber([...p, ...owner, '-v', '-t', '#'], 2)
+    await all.ready
+    // Anonymous: "#" is wider than what it may read (3.1.1: 0x80; 5.0: 0x87).
+    let r = await client('mosquitto_sub', [...p, '-d', '-t', '#', '-W', '2'])
+    assert.match(r.stdout + r.stderr, /Subscribed \(mid: 1\): 128/)
+    r = await client('mosquitto_sub', [...p, '-V', 'mqttv5', '-d', '-t', 'public/#', '-W', '2'])
+    assert.match(r.stdout + r.stderr, /Subscribed \(mid: 1\): 135/)
+    const news = subscriber([...p, '-v', '-t', 'public/+/news'], 1)
+    await news.ready
+    // Anonymous may publish under public/ only; the rest is dropped.
+    await client('mosquitto_pub', [...p, '-q', '1', '-t', 'private/x', '-m', 'no'])
+    r = await client('mosquitto_pub', [...p, '-V', 'mqttv5', '-q', '1', '-t', 'private/y', '-m', 'no', '-d'])
+    assert.match(r.stdout, /received PUBACK \(Mid: 1, RC:135\)/)
+    await client('mosquitto_pub', [...p, '-q', '1', '-t', 'public/a/news', '-m', 'yes'])
+    await client('mosquitto_pub', [...p, ...owner, '-q', '1', '-t', 'private/z', '-m', 'mine'])
+    assert.deepEqual(messages((await all.done).out), ['public/a/news yes', 'private/z mine'])
+    assert.deepEqual(messages((await news.done).out), ['public/a/news yes'])
+  } finally {
+    node.child.kill('SIGTERM')
+    await shoal.waitExit(node.child)
+    fs.rmSync(home, { recursive: true, force: true })
+  }
+})
