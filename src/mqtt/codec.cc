@@ -332,6 +332,14 @@ Status CheckFlags(const Frame& f, uint8_t want) {
   return Status::OK();
 }
 
+// PUBREL, SUBSCRIBE and UNSUBSCRIBE carry flags 0010. MQTT 3.1 had no
+// reserved bits there, and its clients set DUP (1000) on a resend.
+Status CheckQos1Flags(const Frame& f, Version v) {
+  uint8_t flags = f.first_byte & 0x0f;
+  if (flags == 0x02 || (v == Version::k31 && flags == 0x0a)) return Status::OK();
+  return Status::Malformed("mqtt: reserved flag bits are set");
+}
+
 Result<Packet> DecodeConnect(Reader& r, uint8_t* unsupported_level) {
   std::string name = r.String();
   uint8_t level = r.Byte();
@@ -697,16 +705,16 @@ Result<Packet> Decode(const Frame& frame, Version version, uint8_t* unsupported_
       SHOAL_RETURN_IF_ERROR(CheckFlags(frame, 0));
       return DecodeAck(r, type, version);
     case PacketType::kPubrel:
-      SHOAL_RETURN_IF_ERROR(CheckFlags(frame, 2));
+      SHOAL_RETURN_IF_ERROR(CheckQos1Flags(frame, version));
       return DecodeAck(r, type, version);
     case PacketType::kSubscribe:
-      SHOAL_RETURN_IF_ERROR(CheckFlags(frame, 2));
+      SHOAL_RETURN_IF_ERROR(CheckQos1Flags(frame, version));
       return DecodeSubscribe(r, version);
     case PacketType::kSuback:
       SHOAL_RETURN_IF_ERROR(CheckFlags(frame, 0));
       return DecodeSuback(r, version);
     case PacketType::kUnsubscribe:
-      SHOAL_RETURN_IF_ERROR(CheckFlags(frame, 2));
+      SHOAL_RETURN_IF_ERROR(CheckQos1Flags(frame, version));
       return DecodeUnsubscribe(r, version);
     case PacketType::kUnsuback:
       SHOAL_RETURN_IF_ERROR(CheckFlags(frame, 0));

@@ -252,6 +252,11 @@ TEST(Codec, RefusesWhatTheSpecificationsForbid) {
     auto p = DecodeAll(Hex(c.hex), c.version);
     EXPECT_EQ(p.status().code(), c.code) << c.what << ": " << p.status().ToString();
   }
+  // 3.1 clients may set DUP on a resent SUBSCRIBE, UNSUBSCRIBE or PUBREL.
+  for (const char* hex : {"8a 06 0001 0001 61 00", "aa 05 0001 0001 61", "6a 02 0001"}) {
+    EXPECT_TRUE(DecodeAll(Hex(hex), Version::k31).ok()) << hex;
+    EXPECT_EQ(DecodeAll(Hex(hex), Version::k311).status().code(), Status::Code::kMalformed) << hex;
+  }
   uint8_t level = 0;
   Bytes six = Hex("10 0d 0004 4d515454 06 02 003c 0001 61");
   auto frame = NextFrame(six, 1000);
