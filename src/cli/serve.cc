@@ -43,27 +43,29 @@ std::optional<std::string> FlagValue(const std::vector<std::string>& args, size_
   return std::nullopt;
 }
 
+// `text` as HOST:PORT; InvalidArgument starting with `what` otherwise.
+Result<net::Endpoint> EndpointSetting(const std::string& text, std::string_view what) {
+  auto ep = net::ParseEndpoint(text);
+  if (!ep.ok()) return Status::InvalidArgument(std::string(what) + ": " + ep.status().message());
+  return ep;
+}
+
 // The peering `config` asks for; InvalidArgument names a setting that is
 // not HOST:PORT.
 Result<node::PeeringOptions> PeeringSettings(const ServeConfig& config,
                                              const std::string& follows_path) {
-  auto endpoint = [](const std::string& text, std::string_view what) -> Result<net::Endpoint> {
-    auto ep = net::ParseEndpoint(text);
-    if (!ep.ok()) return Status::InvalidArgument(std::string(what) + ": " + ep.status().message());
-    return ep;
-  };
   node::PeeringOptions o;
-  SHOAL_ASSIGN_OR_RETURN(o.listen, endpoint(config.peer_listen, "the peer listener"));
+  SHOAL_ASSIGN_OR_RETURN(o.listen, EndpointSetting(config.peer_listen, "the peer listener"));
   for (const auto& p : config.peers) {
-    SHOAL_ASSIGN_OR_RETURN(net::Endpoint ep, endpoint(p, "--peer"));
+    SHOAL_ASSIGN_OR_RETURN(net::Endpoint ep, EndpointSetting(p, "--peer"));
     o.peers.push_back(ep);
   }
   o.follows_path = follows_path;
   if (!config.dht_listen.empty()) {
-    SHOAL_ASSIGN_OR_RETURN(o.discovery.dht_listen, endpoint(config.dht_listen, "--dht"));
+    SHOAL_ASSIGN_OR_RETURN(o.discovery.dht_listen, EndpointSetting(config.dht_listen, "--dht"));
   }
   for (const auto& b : config.dht_bootstrap) {
-    SHOAL_ASSIGN_OR_RETURN(net::Endpoint ep, endpoint(b, "--dht-bootstrap"));
+    SHOAL_ASSIGN_OR_RETURN(net::Endpoint ep, EndpointSetting(b, "--dht-bootstrap"));
     o.discovery.dht_bootstrap.push_back(ep);
   }
   // Joining a DHT needs a node of our own: any address, any port.
@@ -129,28 +131,21 @@ int Serve(const std::vector<std::string>& args, Home& home) {
     }
   }
   if (s3_addr) config.s3_listen = *s3_addr;
-  http::ServerOptions s3_listen;
-  {
-    auto ep = net::ParseEndpoint(config.s3_listen);
-    if (!ep.ok()) {
-      std::cerr << "shoal: serve: the S3 listener: " << ep.status().message() << "\n";
-      return kExitUsage;
-    }
-    s3_listen.host = ep->host;
-    s3_listen.port = ep->port;
-  }
-
   if (mqtt_addr) config.mqtt_listen = *mqtt_addr;
-  mqtt::ServerOptions mqtt_options;
-  {
-    auto ep = net::ParseEndpoint(config.mqtt_listen);
-    if (!ep.ok()) {
-      std::cerr << "shoal: serve: the MQTT listener: " << ep.status().message() << "\n";
+  auto s3_ep = EndpointSetting(config.s3_listen, "the S3 listener");
+  auto mqtt_ep = EndpointSetting(config.mqtt_listen, "the MQTT listener");
+  for (const Status& st : {s3_ep.status(), mqtt_ep.status()}) {
+    if (!st.ok()) {
+      std::cerr << "shoal: serve: " << st.message() << "\n";
       return kExitUsage;
     }
-    mqtt_options.host = ep->host;
-    mqtt_options.port = ep->port;
   }
+  http::ServerOptions s3_listen;
+  s3_listen.host = s3_ep->host;
+  s3_listen.port = s3_ep->port;
+  mqtt::ServerOptions mqtt_options;
+  mqtt_options.host = mqtt_ep->host;
+  mqtt_options.port = mqtt_ep->port;
   {
     mqtt::BrokerOptions& b = mqtt_options.broker;
     if (config.mqtt_max_packet_size) b.max_packet_size = *config.mqtt_max_packet_size;

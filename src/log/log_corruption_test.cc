@@ -245,17 +245,28 @@ static int ReadBack(const TempDir& dir, const Key& key, const std::string& marke
   return errors;
 }
 
+// A replica on disk of a writer's 50 blocks, each starting with `marker_`.
+class ReplicaCorruption : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    source_ = MemStore(1);
+    writer_ = WriterOf50(*source_, marker_);
+    DownloadReplica(dir_, *writer_);
+  }
+
+  TempDir dir_;
+  const std::string marker_ = std::string(600, 'Q');
+  std::unique_ptr<Store> source_;
+  std::shared_ptr<Log> writer_;
+};
+
 // A byte flipped in a replica's blocks file (its downloaded blocks, in the
 // order they came) is caught by the block's checksum: that block alone reads
 // as Corruption.
-TEST(Corruption, FlippedByteInReplicaBlocksFileIsReported) {
-  TempDir dir;
-  const std::string marker(600, 'Q');
-  auto source = MemStore(1);
-  auto writer = WriterOf50(*source, marker);
-  DownloadReplica(dir, *writer);
+TEST_F(ReplicaCorruption, FlippedByteInBlocksFileIsReported) {
+  const std::string& marker = marker_;
   bool flipped = false;
-  for (auto& entry : std::filesystem::directory_iterator(dir.db() + "/blocks")) {
+  for (auto& entry : std::filesystem::directory_iterator(dir_.db() + "/blocks")) {
     std::fstream f(entry.path(), std::ios::in | std::ios::out | std::ios::binary);
     std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     size_t at = data.find(marker + "25");
@@ -265,20 +276,15 @@ TEST(Corruption, FlippedByteInReplicaBlocksFileIsReported) {
     flipped = true;
   }
   ASSERT_TRUE(flipped);
-  EXPECT_EQ(ReadBack(dir, writer->key(), marker), 1);
+  EXPECT_EQ(ReadBack(dir_, writer_->key(), marker), 1);
 }
 
 // A byte flipped inside a database table file is caught by the storage
 // engine's own checksums and reported, not returned.
-TEST(Corruption, FlippedByteInTableFileIsReported) {
-  TempDir dir;
-  const std::string marker(600, 'Q');
-  auto source = MemStore(1);
-  auto writer = WriterOf50(*source, marker);
-  DownloadReplica(dir, *writer);
+TEST_F(ReplicaCorruption, FlippedByteInTableFileIsReported) {
   // Every data block of every table: whatever reads it must fail.
   bool flipped = false;
-  for (auto& entry : std::filesystem::directory_iterator(dir.db())) {
+  for (auto& entry : std::filesystem::directory_iterator(dir_.db())) {
     if (entry.path().extension() != ".sst") continue;
     std::fstream f(entry.path(), std::ios::in | std::ios::out | std::ios::binary);
     f.seekg(0, std::ios::end);
@@ -293,7 +299,7 @@ TEST(Corruption, FlippedByteInTableFileIsReported) {
   }
   ASSERT_TRUE(flipped);
   // The open fails, or the reads it cannot trust fail; nothing wrong is read.
-  EXPECT_NE(ReadBack(dir, writer->key(), marker), 0);
+  EXPECT_NE(ReadBack(dir_, writer_->key(), marker_), 0);
 }
 
 class BadProof : public ::testing::Test {

@@ -255,7 +255,10 @@ void PutBinary(Bytes* out, ByteView v) {
 void PutString(Bytes* out, std::string_view s) { PutBinary(out, AsBytes(s)); }
 
 void PutProperties(Bytes* out, const Properties& p) {
-  Bytes b;
+  // Built aside, as its length goes first; a packet's property blocks are
+  // written one after another, never nested.
+  thread_local Bytes b;
+  b.clear();
   auto byte = [&](uint8_t id, const std::optional<uint8_t>& v) {
     if (v) PutByte(&b, id), PutByte(&b, *v);
   };
@@ -522,6 +525,18 @@ Result<Packet> DecodeReasonAndProperties(Reader& r, uint16_t scope) {
 
 // The part of a packet after the fixed header, except a PUBLISH payload,
 // which Encode appends without copying it here first.
+// A PUBLISH's variable header (its payload is appended by the caller).
+void EncodePublishHeader(const Publish& p, Version v, Bytes* b) {
+  PutString(b, p.topic);
+  if (p.qos > 0) PutU16(b, p.packet_id);
+  if (v == Version::k5) PutProperties(b, p.properties);
+}
+
+uint8_t PublishFirstByte(const Publish& p) {
+  return static_cast<uint8_t>(PacketType::kPublish) << 4 | (p.dup ? 0x08 : 0) |
+         static_cast<uint8_t>(p.qos << 1) | (p.retain ? 1 : 0);
+}
+
 void EncodeBody(const Packet& packet, Version v, Bytes* b) {
   const bool v5 = v == Version::k5;
   std::visit(
@@ -553,9 +568,7 @@ void EncodeBody(const Packet& packet, Version v, Bytes* b) {
           PutByte(b, v5 ? p.reason : ConnackReturnCode(p.reason));
           if (v5) PutProperties(b, p.properties);
         } else if constexpr (std::is_same_v<T, Publish>) {
-          PutString(b, p.topic);
-          if (p.qos > 0) PutU16(b, p.packet_id);
-          if (v5) PutProperties(b, p.properties);
+          EncodePublishHeader(p, v, b);
         } else if constexpr (std::is_same_v<T, Ack>) {
           PutU16(b, p.packet_id);
           if (v5 && (p.reason != reason::kSuccess || HasProperties(p.properties))) {
@@ -600,9 +613,7 @@ void EncodeBody(const Packet& packet, Version v, Bytes* b) {
 
 uint8_t FirstByte(const Packet& packet) {
   uint8_t type = static_cast<uint8_t>(TypeOf(packet)) << 4;
-  if (const auto* p = std::get_if<Publish>(&packet)) {
-    return type | (p->dup ? 0x08 : 0) | static_cast<uint8_t>(p->qos << 1) | (p->retain ? 1 : 0);
-  }
+  if (const auto* p = std::get_if<Publish>(&packet)) return PublishFirstByte(*p);
   switch (TypeOf(packet)) {
     case PacketType::kPubrel:
     case PacketType::kSubscribe:
@@ -742,15 +753,13 @@ Result<Packet> Decode(const Frame& frame, Version version, uint8_t* unsupported_
 
 namespace {
 
-size_t EncodeWithPayload(const Packet& packet, ByteView payload, Version version, Bytes* out) {
-  thread_local Bytes body;
-  body.clear();
-  EncodeBody(packet, version, &body);
+// The fixed header, then `body` and `payload`.
+size_t AppendPacket(uint8_t first_byte, ByteView body, ByteView payload, Bytes* out) {
   size_t start = out->size();
   size_t remaining = body.size() + payload.size();
   SHOAL_CHECK(remaining <= kMaxRemainingLength);
   out->reserve(start + 5 + remaining);
-  PutByte(out, FirstByte(packet));
+  PutByte(out, first_byte);
   PutVarInt(out, static_cast<uint32_t>(remaining));
   out->insert(out->end(), body.begin(), body.end());
   out->insert(out->end(), payload.begin(), payload.end());
@@ -760,22 +769,19 @@ size_t EncodeWithPayload(const Packet& packet, ByteView payload, Version version
 }  // namespace
 
 size_t Encode(const Packet& packet, Version version, Bytes* out) {
+  thread_local Bytes body;
+  body.clear();
+  EncodeBody(packet, version, &body);
   ByteView payload;
   if (const auto* p = std::get_if<Publish>(&packet)) payload = p->payload;
-  return EncodeWithPayload(packet, payload, version, out);
+  return AppendPacket(FirstByte(packet), body, payload, out);
 }
 
 size_t EncodePublish(const Publish& p, ByteView payload, Version version, Bytes* out) {
-  // The variant holds a copy of the header fields only.
-  thread_local Packet header = Publish{};
-  Publish& h = std::get<Publish>(header);
-  h.dup = p.dup;
-  h.qos = p.qos;
-  h.retain = p.retain;
-  h.topic = p.topic;
-  h.packet_id = p.packet_id;
-  h.properties = p.properties;
-  return EncodeWithPayload(header, payload, version, out);
+  thread_local Bytes body;
+  body.clear();
+  EncodePublishHeader(p, version, &body);
+  return AppendPacket(PublishFirstByte(p), body, payload, out);
 }
 
 }  // namespace shoal::mqtt

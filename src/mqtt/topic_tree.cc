@@ -20,6 +20,13 @@ std::vector<std::string_view> Levels(std::string_view s) {
   }
 }
 
+// Hashes std::string and std::string_view alike, so matching looks levels
+// up without building a string for each.
+struct LevelHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 }  // namespace
 
 struct TopicTree::Group {
@@ -30,7 +37,7 @@ struct TopicTree::Group {
 struct TopicTree::Node {
   Node* parent = nullptr;
   std::string level;
-  std::unordered_map<std::string, std::unique_ptr<Node>> children;
+  std::unordered_map<std::string, std::unique_ptr<Node>, LevelHash, std::equal_to<>> children;
   std::unordered_map<SessionId, SubOptions> subscribers;
   std::map<std::string, Group, std::less<>> groups;
 
@@ -44,7 +51,7 @@ bool TopicTree::Add(std::string_view filter, std::string_view group, SessionId s
                     const SubOptions& options) {
   Node* node = root_.get();
   for (std::string_view level : Levels(filter)) {
-    auto it = node->children.find(std::string(level));
+    auto it = node->children.find(level);
     if (it == node->children.end()) {
       auto child = std::make_unique<Node>();
       child->parent = node;
@@ -73,7 +80,7 @@ bool TopicTree::Add(std::string_view filter, std::string_view group, SessionId s
 bool TopicTree::Remove(std::string_view filter, std::string_view group, SessionId session) {
   Node* node = root_.get();
   for (std::string_view level : Levels(filter)) {
-    auto it = node->children.find(std::string(level));
+    auto it = node->children.find(level);
     if (it == node->children.end()) return false;
     node = it->second.get();
   }
@@ -129,17 +136,17 @@ void TopicTree::Match(std::string_view name, const ReadyFn& ready, const MatchFn
     // A leading wildcard does not match a $ name.
     const bool wild_ok = !(dollar && depth == 0);
     if (wild_ok) {
-      if (auto h = node->children.find("#"); h != node->children.end()) deliver(h->second.get());
+      if (auto h = node->children.find(std::string_view("#")); h != node->children.end()) deliver(h->second.get());
     }
     if (depth == levels.size()) {
       deliver(node);
       continue;
     }
-    if (auto c = node->children.find(std::string(levels[depth])); c != node->children.end()) {
+    if (auto c = node->children.find(levels[depth]); c != node->children.end()) {
       stack.emplace_back(c->second.get(), depth + 1);
     }
     if (wild_ok) {
-      if (auto p = node->children.find("+"); p != node->children.end()) {
+      if (auto p = node->children.find(std::string_view("+")); p != node->children.end()) {
         stack.emplace_back(p->second.get(), depth + 1);
       }
     }
