@@ -226,3 +226,24 @@ test('per-user topic ACLs from shoal.toml', async () => {
     fs.rmSync(home, { recursive: true, force: true })
   }
 })
+
+test('bad [mqtt] settings are usage errors', () => {
+  const home = shoal.tempHome()
+  try {
+    const cases = [
+      ['[mqtt]\nmax_keep_alive = 0\n', /mqtt\.max_keep_alive must be an integer from 1 to 65535/],
+      ['[mqtt]\nlisten = "nohost"\n', /the MQTT listener/],
+      ['[[mqtt.acl]]\nuser = "a"\nsubscribe = ["a/#/b"]\n', /not a topic filter: a\/#\/b/],
+      ['[[mqtt.acl]]\npublish = ["a"]\n', /needs a user/],
+      ['[mqtt]\nwhat = 1\n', /unknown key mqtt\.what/]
+    ]
+    for (const [toml, message] of cases) {
+      fs.writeFileSync(`${home}/bad.toml`, toml)
+      const r = shoal.run(home, ['serve', '--config', `${home}/bad.toml`])
+      assert.equal(r.code, 2, toml)
+      assert.match(r.stderr, message)
+    }
+  } finally {
+    fs.rmSync(home, { recursive: true, force: true })
+  }
+})
