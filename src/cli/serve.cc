@@ -240,6 +240,9 @@ int Serve(const std::vector<std::string>& args, Home& home) {
       return false;
     };
   }
+  // Sessions, wills and retained messages live in the node's database.
+  mqtt_options.broker.db = &home.store().db();
+  mqtt_options.broker.log = [](const std::string& line) { std::cerr << "shoal: " << line << "\n"; };
   auto mqtt_server = mqtt::Server::Start(mqtt_options);
   if (!mqtt_server.ok()) {
     std::cerr << "shoal: mqtt: " << mqtt_server.status().ToString() << "\n";

@@ -24,7 +24,9 @@ struct Broker::Message {
   // The properties that travel with the message to subscribers (5.0).
   Properties properties;
   std::optional<Clock::time_point> expires;
+  std::optional<int64_t> expires_ms;  // the same, Unix ms, for storage
   uint64_t publisher = 0;  // session id, for No Local; 0 for the broker's own
+  mutable Bytes stored;    // its stored form, made on first use
 };
 
 struct Broker::Session {
@@ -40,10 +42,10 @@ struct Broker::Session {
     uint8_t qos = 0;
     bool retain = false;
     std::vector<uint32_t> subscription_ids;
+    uint64_t seq = 0;  // delivery order: the order of sending and resending
   };
   struct Inflight {
     Out out;
-    uint64_t seq = 0;       // send order, for resending
     bool released = false;  // PUBREC came, PUBREL sent
   };
   std::map<uint16_t, Inflight> inflight;
@@ -54,6 +56,8 @@ struct Broker::Session {
   std::optional<Will> will;
   std::optional<Clock::time_point> will_at;  // a delayed will's time
   std::optional<std::string> username;       // as signed in, for ACLs
+  bool stored = false;           // its record is in the database
+  bool contents_stored = false;  // and its subscriptions and messages
 };
 
 struct Broker::Connection {
@@ -80,7 +84,101 @@ struct Broker::Connection {
 };
 
 Broker::Broker(BrokerOptions options, Clock::time_point now)
-    : options_(std::move(options)), started_(now), next_sys_(now) {}
+    : options_(std::move(options)), started_(now), next_sys_(now) {
+  if (!options_.wall_ms) {
+    options_.wall_ms = [] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+  }
+  if (options_.db != nullptr) store_ = std::make_unique<StateStore>(options_.db);
+}
+
+Status Broker::Load(Clock::time_point now) {
+  if (!store_) return Status::OK();
+  auto state = store_->Load();
+  if (!state.ok()) return state.status();
+  if (state->unreadable > 0 && options_.log) {
+    options_.log("mqtt: left out " + std::to_string(state->unreadable) +
+                 " unreadable records of the broker's state");
+  }
+  const int64_t wall = options_.wall_ms();
+  auto steady = [&](int64_t ms) { return now + std::chrono::milliseconds(ms - wall); };
+  auto message = [&](StoredMessage& sm) {
+    auto m = std::make_shared<Message>();
+    m->topic = std::move(sm.publish.topic);
+    m->payload = std::move(sm.publish.payload);
+    m->qos = sm.publish.qos;
+    m->retain = sm.publish.retain;
+    m->properties = std::move(sm.publish.properties);
+    m->expires_ms = sm.expires_ms;
+    if (sm.expires_ms) m->expires = steady(*sm.expires_ms);
+    return m;
+  };
+  for (StoredMessage& sm : state->retained) {
+    if (sm.expires_ms && *sm.expires_ms <= wall) {
+      store_->DeleteRetained(sm.publish.topic);
+      continue;
+    }
+    auto m = message(sm);
+    retained_[m->topic] = std::move(m);
+  }
+  for (StoredState::Session& stored : state->sessions) {
+    StoredSession& r = stored.record;
+    auto s = std::make_unique<Session>();
+    s->id = r.id;
+    s->client_id = std::move(r.client_id);
+    s->version = r.version;
+    s->expiry = r.expiry;
+    s->username = std::move(r.username);
+    s->will = std::move(r.will);
+    s->stored = true;
+    s->contents_stored = s->expiry != 0;
+    // A session that was connected when the node stopped lost its
+    // connection now.
+    const int64_t ended = r.disconnected_ms.value_or(wall);
+    if (s->expiry != kNeverExpires) s->expires_at = steady(ended + int64_t{s->expiry} * 1000);
+    if (s->will) {
+      uint32_t delay = std::min(s->will->properties.will_delay.value_or(0), s->expiry);
+      s->will_at = steady(ended + int64_t{delay} * 1000);
+    }
+    for (auto& [filter, o] : stored.subscriptions) {
+      auto shared = ParseShared(filter);
+      if (!shared.ok()) continue;
+      if (*shared) {
+        tree_.Add((*shared)->filter, (*shared)->group, s->id, o);
+      } else {
+        tree_.Add(filter, "", s->id, o);
+      }
+      s->subscriptions[filter] = o;
+    }
+    for (StoredEntry& e : stored.entries) {
+      Session::Out out;
+      if (e.message) out.message = message(*e.message);
+      out.qos = e.qos;
+      out.retain = e.retain;
+      out.subscription_ids = std::move(e.subscription_ids);
+      out.seq = e.seq;
+      s->next_seq = e.seq + 1;
+      if (e.packet_id != 0) {
+        s->inflight[e.packet_id] = Session::Inflight{std::move(out), e.released};
+      } else {
+        s->queue.push_back(std::move(out));
+      }
+    }
+    s->qos2_in.insert(stored.qos2_in.begin(), stored.qos2_in.end());
+    next_session_ = std::max(next_session_, s->id + 1);
+    if (!r.disconnected_ms) StoreSession(*s, now);
+    sessions_by_id_[s->id] = s.get();
+    std::string client_id = s->client_id;
+    sessions_[client_id] = std::move(s);
+  }
+  stats_.sessions = sessions_.size();
+  stats_.subscriptions = tree_.size();
+  stats_.retained = retained_.size();
+  return store_->Commit();
+}
 
 Broker::~Broker() = default;
 
@@ -145,7 +243,7 @@ void Broker::Receive(ConnId id, ByteView data, Clock::time_point now) {
       c.in.assign(input.begin() + used, input.end());
     }
   }
-  Flush();
+  Flush(now);
 }
 
 void Broker::OnPacket(Connection& c, Packet packet, Clock::time_point now) {
@@ -248,6 +346,8 @@ void Broker::OnConnect(Connection& c, Connect connect, Clock::time_point now) {
   }
   s->will = std::move(connect.will);
   s->username = connect.username;
+  StoreSession(*s, now);
+  StoreContents(*s);
   c.session = s;
   c.connected = true;
   c.keep_alive = connect.keep_alive;
@@ -272,7 +372,7 @@ void Broker::OnConnect(Connection& c, Connect connect, Clock::time_point now) {
 
   // What was in flight goes again, in the order it first went.
   std::vector<std::pair<uint64_t, uint16_t>> order;
-  for (const auto& [id, f] : s->inflight) order.emplace_back(f.seq, id);
+  for (const auto& [id, f] : s->inflight) order.emplace_back(f.out.seq, id);
   std::sort(order.begin(), order.end());
   for (auto [seq, id] : order) {
     Session::Inflight& f = s->inflight[id];
@@ -280,7 +380,11 @@ void Broker::OnConnect(Connection& c, Connect connect, Clock::time_point now) {
       Send(c, Ack{PacketType::kPubrel, id, reason::kSuccess, {}});
     } else if (!SendPublish(c, *s, *f.out.message, f.out.qos, f.out.retain, true, id,
                             f.out.subscription_ids, now)) {
-      s->inflight.erase(id);  // too large for this client now: dropped
+      if (s->contents_stored) {  // too large for this client now: dropped
+        store_->DeleteEntry(s->id, f.out.seq);
+        store_->DeleteDelivery(s->id, f.out.seq);
+      }
+      s->inflight.erase(id);
     }
   }
   SendQueued(*s, now);
@@ -347,6 +451,7 @@ void Broker::OnPublish(Connection& c, Publish p, Clock::time_point now) {
     Send(c, Ack{PacketType::kPuback, p.packet_id, result, {}});
   } else if (p.qos == 2) {
     s.qos2_in.insert(p.packet_id);
+    if (s.contents_stored) store_->PutQos2(s.id, p.packet_id);
     Send(c, Ack{PacketType::kPubrec, p.packet_id, result, {}});
   }
 }
@@ -407,12 +512,16 @@ void Broker::Deliver(Session& s, const std::shared_ptr<const Message>& m, uint8_
     if (!ready || !SendPublish(*c, s, *m, 0, retain, false, 0, ids, now)) stats_.messages_dropped++;
     return;
   }
-  Session::Out out{m, qos, retain, std::move(ids)};
+  Session::Out out{m, qos, retain, std::move(ids), s.next_seq++};
   size_t window = c ? std::min<size_t>(options_.max_inflight, c->receive_maximum) : 0;
   if (ready && s.queue.empty() && s.inflight.size() < window) {
     uint16_t id = NextPacketId(s);
     if (SendPublish(*c, s, *m, qos, retain, false, id, out.subscription_ids, now)) {
-      s.inflight[id] = Session::Inflight{std::move(out), s.next_seq++, false};
+      if (s.contents_stored) {
+        StoreEntry(s, *m, out.seq, qos, retain, out.subscription_ids);
+        store_->PutDelivery(s.id, out.seq, id, false);
+      }
+      s.inflight[id] = Session::Inflight{std::move(out), false};
     }
     return;
   }
@@ -420,6 +529,7 @@ void Broker::Deliver(Session& s, const std::shared_ptr<const Message>& m, uint8_
     stats_.messages_dropped++;
     return;
   }
+  if (s.contents_stored) StoreEntry(s, *m, out.seq, qos, retain, out.subscription_ids);
   s.queue.push_back(std::move(out));
 }
 
@@ -433,12 +543,16 @@ void Broker::SendQueued(Session& s, Clock::time_point now) {
     s.queue.pop_front();
     if (out.message->expires && now >= *out.message->expires) {
       stats_.messages_dropped++;
+      if (s.contents_stored) store_->DeleteEntry(s.id, out.seq);
       continue;
     }
     uint16_t id = NextPacketId(s);
     if (SendPublish(*c, s, *out.message, out.qos, out.retain, false, id, out.subscription_ids,
                     now)) {
-      s.inflight[id] = Session::Inflight{std::move(out), s.next_seq++, false};
+      if (s.contents_stored) store_->PutDelivery(s.id, out.seq, id, false);
+      s.inflight[id] = Session::Inflight{std::move(out), false};
+    } else if (s.contents_stored) {
+      store_->DeleteEntry(s.id, out.seq);
     }
   }
 }
@@ -492,7 +606,92 @@ void Broker::Send(Connection& c, const Packet& p) {
   Encode(p, c.version, &c.out);
 }
 
-void Broker::Flush() {
+void Broker::StoreSession(Session& s, Clock::time_point now) {
+  (void)now;
+  if (!store_) return;
+  if (s.expiry == 0 && !s.will) {
+    if (s.stored || s.contents_stored) store_->DeleteSession(s.id);
+    s.stored = s.contents_stored = false;
+    return;
+  }
+  StoredSession r;
+  r.id = s.id;
+  r.client_id = s.client_id;
+  r.version = s.version;
+  r.expiry = s.expiry;
+  r.username = s.username;
+  r.will = s.will;
+  if (s.conn == nullptr) r.disconnected_ms = options_.wall_ms();
+  store_->PutSession(r);
+  s.stored = true;
+}
+
+void Broker::StoreContents(Session& s) {
+  if (!store_ || (s.expiry != 0) == s.contents_stored) return;
+  if (s.expiry == 0) {
+    store_->DeleteSessionContents(s.id);
+    s.contents_stored = false;
+    return;
+  }
+  for (const auto& [filter, o] : s.subscriptions) store_->PutSubscription(s.id, filter, o);
+  for (const Session::Out& out : s.queue) {
+    StoreEntry(s, *out.message, out.seq, out.qos, out.retain, out.subscription_ids);
+  }
+  for (const auto& [id, f] : s.inflight) {
+    if (!f.released) {
+      StoreEntry(s, *f.out.message, f.out.seq, f.out.qos, f.out.retain, f.out.subscription_ids);
+    }
+    store_->PutDelivery(s.id, f.out.seq, id, f.released);
+  }
+  for (uint16_t id : s.qos2_in) store_->PutQos2(s.id, id);
+  s.contents_stored = true;
+}
+
+void Broker::StoreEntry(Session& s, const Message& m, uint64_t seq, uint8_t qos, bool retain,
+                        const std::vector<uint32_t>& ids) {
+  store_->PutEntry(s.id, seq, qos, retain, ids, Stored(m));
+}
+
+bool Broker::Commit() {
+  if (store_ && store_->pending()) {
+    Status st = store_->Commit();
+    if (!st.ok()) {
+      failed_turn_ = true;
+      stats_.storage_errors++;
+      if (options_.log) options_.log("mqtt: cannot keep the broker's state: " + st.ToString());
+    }
+  }
+  return !failed_turn_;
+}
+
+ByteView Broker::Stored(const Message& m) {
+  if (m.stored.empty()) {
+    Publish header;
+    header.qos = m.qos;
+    header.retain = m.retain;
+    header.topic = m.topic;
+    header.properties = m.properties;
+    m.stored = EncodeStoredMessage(header, m.payload, m.expires_ms);
+  }
+  return m.stored;
+}
+
+void Broker::Flush(Clock::time_point now) {
+  // If what this turn changed could not be written, the connections with
+  // output are closed unanswered instead (their clients resend what was not
+  // acknowledged when they reconnect). Closing them may give others output
+  // (wills), so this repeats until none is left.
+  Commit();
+  while (failed_turn_ && !dirty_.empty()) {
+    std::vector<Connection*> dirty;
+    dirty.swap(dirty_);
+    for (Connection* c : dirty) {
+      if (c->closed) continue;
+      c->out.clear();
+      Drop(*c, reason::kSuccess, false, now);
+    }
+  }
+  failed_turn_ = false;
   for (Connection* c : dirty_) {
     if (c->closed || c->out.empty()) continue;
     stats_.bytes_sent += c->out.size();
@@ -510,11 +709,11 @@ void Broker::Drop(Connection& c, uint8_t why, bool clean, Clock::time_point now)
   if (c.connected && c.version == Version::k5 && why != reason::kSuccess) {
     Send(c, Disconnect{why, {}});
   }
-  if (!c.out.empty()) {
+  if (!c.out.empty() && Commit()) {
     stats_.bytes_sent += c.out.size();
     c.link->Send(std::move(c.out));
-    c.out.clear();
   }
+  c.out.clear();
   c.link->Close();
   c.closed = true;
   dead_.push_back(c.id);
@@ -534,9 +733,10 @@ void Broker::Drop(Connection& c, uint8_t why, bool clean, Clock::time_point now)
   }
   if (s->expiry == 0) {
     EndSession(*s);
-  } else if (s->expiry != kNeverExpires) {
-    s->expires_at = now + std::chrono::seconds(s->expiry);
+    return;
   }
+  if (s->expiry != kNeverExpires) s->expires_at = now + std::chrono::seconds(s->expiry);
+  StoreSession(*s, now);
 }
 
 void Broker::PublishWill(Session& s, Clock::time_point now) {
@@ -544,6 +744,7 @@ void Broker::PublishWill(Session& s, Clock::time_point now) {
   Will w = std::move(*s.will);
   s.will.reset();
   s.will_at.reset();
+  if (s.stored) StoreSession(s, now);
   if (!ValidTopicName(w.topic)) return;
   if (options_.authorize && !options_.authorize(s.username, true, w.topic)) return;
   auto m = MakeMessage(std::move(w.topic), std::move(w.payload), w.qos, w.retain, s.id,
@@ -569,16 +770,23 @@ std::shared_ptr<const Broker::Message> Broker::MakeMessage(std::string topic, By
   m->properties.response_topic = std::move(in.response_topic);
   m->properties.correlation_data = std::move(in.correlation_data);
   m->properties.user = std::move(in.user);
-  if (in.message_expiry) m->expires = now + std::chrono::seconds(*in.message_expiry);
+  if (in.message_expiry) {
+    m->expires = now + std::chrono::seconds(*in.message_expiry);
+    m->expires_ms = options_.wall_ms() + int64_t{*in.message_expiry} * 1000;
+  }
   return m;
 }
 
 void Broker::Retain(const std::shared_ptr<const Message>& m) {
   if (!m->retain) return;
+  // The broker's own $SYS topics are made again after a restart.
+  const bool keep = store_ && m->topic.rfind("$SYS/", 0) != 0;
   if (m->payload.empty()) {
-    retained_.erase(m->topic);  // an empty retained message clears the topic
+    // An empty retained message clears the topic.
+    if (retained_.erase(m->topic) && keep) store_->DeleteRetained(m->topic);
   } else {
     retained_[m->topic] = m;
+    if (keep) store_->PutRetained(m->topic, Stored(*m));
   }
   stats_.retained = retained_.size();
 }
@@ -590,6 +798,7 @@ bool Broker::RemoveSubscription(Session& s, const std::string& filter) {
 }
 
 void Broker::EndSession(Session& s) {
+  if (s.stored || s.contents_stored) store_->DeleteSession(s.id);
   for (const auto& [filter, o] : s.subscriptions) RemoveSubscription(s, filter);
   stats_.subscriptions = tree_.size();
   sessions_by_id_.erase(s.id);
@@ -622,7 +831,13 @@ void Broker::OnAck(Connection& c, const Ack& ack, Clock::time_point now) {
   switch (ack.type) {
     case PacketType::kPuback: {
       auto it = s.inflight.find(ack.packet_id);
-      if (it != s.inflight.end() && it->second.out.qos == 1) s.inflight.erase(it);
+      if (it != s.inflight.end() && it->second.out.qos == 1) {
+        if (s.contents_stored) {
+          store_->DeleteEntry(s.id, it->second.out.seq);
+          store_->DeleteDelivery(s.id, it->second.out.seq);
+        }
+        s.inflight.erase(it);
+      }
       break;
     }
     case PacketType::kPubrec: {
@@ -632,24 +847,31 @@ void Broker::OnAck(Connection& c, const Ack& ack, Clock::time_point now) {
                     v5 ? reason::kPacketIdentifierNotFound : reason::kSuccess, {}});
         break;
       }
+      if (s.contents_stored) store_->DeleteEntry(s.id, it->second.out.seq);
       if (v5 && ack.reason >= 0x80) {  // the client refused it: done
+        if (s.contents_stored) store_->DeleteDelivery(s.id, it->second.out.seq);
         s.inflight.erase(it);
         break;
       }
       it->second.released = true;
       it->second.out.message.reset();  // only the id is needed from here
+      if (s.contents_stored) store_->PutDelivery(s.id, it->second.out.seq, ack.packet_id, true);
       Send(c, Ack{PacketType::kPubrel, ack.packet_id, reason::kSuccess, {}});
       break;
     }
     case PacketType::kPubrel: {
       bool known = s.qos2_in.erase(ack.packet_id) > 0;
+      if (known && s.contents_stored) store_->DeleteQos2(s.id, ack.packet_id);
       Send(c, Ack{PacketType::kPubcomp, ack.packet_id,
                   known || !v5 ? reason::kSuccess : reason::kPacketIdentifierNotFound, {}});
       break;
     }
     case PacketType::kPubcomp: {
       auto it = s.inflight.find(ack.packet_id);
-      if (it != s.inflight.end() && it->second.released) s.inflight.erase(it);
+      if (it != s.inflight.end() && it->second.released) {
+        if (s.contents_stored) store_->DeleteDelivery(s.id, it->second.out.seq);
+        s.inflight.erase(it);
+      }
       break;
     }
     default:
@@ -692,6 +914,7 @@ void Broker::OnSubscribe(Connection& c, const Subscribe& sub, Clock::time_point 
     SubOptions o{want.qos, want.no_local, want.retain_as_published, want.retain_handling, sub_id};
     bool added = tree_.Add(inner, group, s.id, o);
     s.subscriptions[want.filter] = o;
+    if (s.contents_stored) store_->PutSubscription(s.id, want.filter, o);
     ack.reasons.push_back(want.qos);
     if (group.empty() && (o.retain_handling == 0 || (o.retain_handling == 1 && added))) {
       retained.push_back({inner, o});
@@ -718,6 +941,7 @@ void Broker::OnUnsubscribe(Connection& c, const Unsubscribe& u) {
   ack.packet_id = u.packet_id;
   for (const std::string& filter : u.filters) {
     bool removed = s.subscriptions.erase(filter) > 0 && RemoveSubscription(s, filter);
+    if (removed && s.contents_stored) store_->DeleteSubscription(s.id, filter);
     ack.reasons.push_back(removed ? reason::kSuccess : reason::kNoSubscriptionExisted);
   }
   stats_.subscriptions = tree_.size();
@@ -746,14 +970,14 @@ void Broker::Lost(ConnId id, Clock::time_point now) {
     c.out.clear();  // nowhere to write it
     Drop(c, reason::kSuccess, false, now);
   }
-  Flush();
+  Flush(now);
 }
 
 void Broker::Drained(ConnId id, Clock::time_point now) {
   auto it = conns_.find(id);
   if (it == conns_.end() || it->second->closed || it->second->session == nullptr) return;
   SendQueued(*it->second->session, now);
-  Flush();
+  Flush(now);
 }
 
 void Broker::Tick(Clock::time_point now) {
@@ -782,7 +1006,7 @@ void Broker::Tick(Clock::time_point now) {
     PublishSys(now);
     next_sys_ = now + options_.sys_interval;
   }
-  Flush();
+  Flush(now);
 }
 
 void Broker::PublishSys(Clock::time_point now) {

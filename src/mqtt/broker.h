@@ -12,10 +12,12 @@
 //   broker.Lost(id, now);                // the socket closed
 //   broker.Tick(now);                    // about once a second
 //
-// Sessions live in memory for now; a session that outlives its connection
-// (clean start false, or a session expiry interval) keeps its
-// subscriptions and queues QoS 1 and 2 messages until it comes back or
-// expires.
+// A session that outlives its connection (clean start false, or a session
+// expiry interval) keeps its subscriptions and queues QoS 1 and 2 messages
+// until it comes back or expires. Given a database (BrokerOptions::db), the
+// broker keeps those sessions, wills and retained messages in it
+// (StateStore) and takes them back with Load() after a restart; every
+// change of a turn is written before any packet of that turn is sent.
 //
 // Not thread-safe: one thread runs the broker and every Link call it makes.
 #pragma once
@@ -34,6 +36,7 @@
 
 #include "base/bytes.h"
 #include "mqtt/codec.h"
+#include "mqtt/state_store.h"
 #include "mqtt/topic_tree.h"
 
 namespace shoal::mqtt {
@@ -64,6 +67,15 @@ struct BrokerOptions {
   // How often $SYS/broker/... is published (0: never).
   std::chrono::seconds sys_interval{10};
   std::string version = "shoal";
+  // Where sessions, wills and retained messages are kept across restarts;
+  // none: in memory only. Not owned; must outlive the broker.
+  storage::Db* db = nullptr;
+  // Unix time in milliseconds: stored times (disconnections, message
+  // expiry) are wall-clock, so they mean the same after a restart.
+  std::function<int64_t()> wall_ms;
+  // Told of failures the broker cannot answer with a packet (a write to the
+  // database failing). Unset: they go unreported.
+  std::function<void(const std::string&)> log;
   // Decides a CONNECT's credentials (absent ones are nullopt): kSuccess,
   // kBadUserNameOrPassword or kNotAuthorized. Unset: everyone is let in.
   std::function<uint8_t(const std::optional<std::string>& username,
@@ -103,6 +115,7 @@ struct BrokerStats {
   uint64_t messages_dropped = 0;   // queues full, backlog, expiry, size
   uint64_t bytes_received = 0;
   uint64_t bytes_sent = 0;
+  uint64_t storage_errors = 0;     // failed writes of the broker's state
 };
 
 class Broker {
@@ -113,6 +126,12 @@ class Broker {
   ~Broker();
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
+
+  // Takes back what the database holds: retained messages, and sessions,
+  // all disconnected (their wills are due as if their connections ended at
+  // the restart, or when they did if they had ended before). Call once,
+  // before the first Open. Fails only if the database cannot be read.
+  Status Load(Clock::time_point now);
 
   ConnId Open(std::shared_ptr<Link> link, Clock::time_point now);
   void Receive(ConnId id, ByteView data, Clock::time_point now);
@@ -165,10 +184,25 @@ class Broker {
   void EndSession(Session& s);
   void PublishSys(Clock::time_point now);
   uint16_t NextPacketId(Session& s);
+  // Persistence (no-ops without a database). A session's record is kept
+  // while it outlives its connection or has a will; its subscriptions and
+  // messages while it outlives its connection (Session::contents_stored).
+  // StoreSession writes the record as it is now, or deletes the session;
+  // StoreContents starts or stops keeping the contents as the session's
+  // expiry now says.
+  void StoreSession(Session& s, Clock::time_point now);
+  void StoreContents(Session& s);
+  void StoreEntry(Session& s, const Message& m, uint64_t seq, uint8_t qos, bool retain,
+                  const std::vector<uint32_t>& ids);
+  ByteView Stored(const Message& m);
+  // Writes what this turn changed. False if that failed, now or earlier in
+  // the turn: then nothing of the turn may be sent, as it could acknowledge
+  // what a restart would not have.
+  bool Commit();
   std::string AssignClientId();
   // Hands each connection's output of this turn to its Link, and forgets
   // the connections that closed. Every public entry point ends with it.
-  void Flush();
+  void Flush(Clock::time_point now);
 
   BrokerOptions options_;
   Clock::time_point started_;
@@ -184,6 +218,8 @@ class Broker {
   std::map<std::string, std::shared_ptr<const Message>> retained_;
   std::vector<Connection*> dirty_;  // with output this turn
   std::vector<ConnId> dead_;        // closed this turn
+  std::unique_ptr<StateStore> store_;
+  bool failed_turn_ = false;  // a write failed this turn
 };
 
 }  // namespace shoal::mqtt

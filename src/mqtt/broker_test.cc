@@ -1,7 +1,9 @@
 // The broker's rules that depend on time and on several clients at once,
-// driven through its public calls with links that keep what they are sent
-// (the broker does no I/O; the TCP server and real clients are tested in
-// tests/integration/mqtt.test.js).
+// and what it keeps across restarts, driven through its public calls with
+// links that keep what they are sent (the broker does no I/O; the TCP server
+// and real clients are tested in tests/integration/mqtt.test.js). Every
+// broker here keeps its state in an in-memory database, so the tests that
+// do not restart exercise the writes too.
 #include "mqtt/broker.h"
 
 #include <gtest/gtest.h>
@@ -12,6 +14,35 @@ namespace shoal::mqtt {
 namespace {
 
 using namespace std::chrono_literals;
+
+// The node's database in memory, with writes that can be made to fail (a
+// full disk).
+class TestDb : public storage::Db {
+ public:
+  TestDb() {
+    storage::Options o;
+    o.in_memory = true;
+    db_ = std::move(*storage::Db::Open("/mem/mqtt_broker_test", o));
+  }
+  Status Get(ByteView key, Bytes* value) override { return db_->Get(key, value); }
+  Status Write(storage::WriteBatch& batch, bool sync) override {
+    if (fail) return Status::IOError("no space left on device");
+    return db_->Write(batch, sync);
+  }
+  std::unique_ptr<storage::Iterator> NewIterator(ByteView lower, ByteView upper) override {
+    return db_->NewIterator(lower, upper);
+  }
+  Status CompactRange(ByteView begin, ByteView end) override {
+    return db_->CompactRange(begin, end);
+  }
+  Status Flush() override { return db_->Flush(); }
+  uint64_t DiskUsage() override { return db_->DiskUsage(); }
+
+  bool fail = false;
+
+ private:
+  std::unique_ptr<storage::Db> db_;
+};
 
 class MemoryLink : public Link {
  public:
@@ -53,26 +84,36 @@ struct Client {
 
 class BrokerTest : public ::testing::Test {
  protected:
-  BrokerTest() : broker_(Options(), now_) {}
+  BrokerTest() { Restart(); }
 
-  static BrokerOptions Options() {
+  BrokerOptions Options() {
     BrokerOptions o;
     o.sys_interval = 0s;
     o.receive_maximum = 3;
+    o.db = &db_;
+    o.wall_ms = [this] { return wall_ms_; };
     return o;
+  }
+
+  // Stops the broker (every connection is lost with it) and starts another
+  // on the same database.
+  void Restart() {
+    broker_.reset();
+    broker_ = std::make_unique<Broker>(Options(), now_);
+    ASSERT_TRUE(broker_->Load(now_).ok());
   }
 
   void Write(Client& c, const Packet& p) {
     Bytes b;
     Encode(p, c.version, &b);
-    broker_.Receive(c.id, b, now_);
+    broker_->Receive(c.id, b, now_);
   }
 
   Client Connect(std::string id, Version v = Version::k5, bool clean = true,
                  std::function<void(Connect&)> edit = {}) {
     Client c;
     c.version = v;
-    c.id = broker_.Open(c.link, now_);
+    c.id = broker_->Open(c.link, now_);
     mqtt::Connect connect;
     connect.version = v;
     connect.client_id = std::move(id);
@@ -94,11 +135,14 @@ class BrokerTest : public ::testing::Test {
 
   void Advance(std::chrono::milliseconds d) {
     now_ += d;
-    broker_.Tick(now_);
+    wall_ms_ += d.count();
+    broker_->Tick(now_);
   }
 
   Clock::time_point now_ = Clock::time_point() + 1000h;
-  Broker broker_;
+  int64_t wall_ms_ = 1'800'000'000'000;
+  TestDb db_;
+  std::unique_ptr<Broker> broker_;
 };
 
 std::vector<std::string> Topics(const std::vector<Packet>& packets) {
@@ -142,19 +186,19 @@ TEST_F(BrokerTest, WillDelayAndSessionEnd) {
   };
   // The will waits for its delay...
   Client a = Connect("a", Version::k5, true, with_will(5, 100));
-  broker_.Lost(a.id, now_);
+  broker_->Lost(a.id, now_);
   Advance(4s);
   EXPECT_TRUE(watcher.link->Take(Version::k5).empty());
   Advance(2s);
   EXPECT_EQ(Topics(watcher.link->Take(Version::k5)).size(), 1u);
   // ... or for the session's end, if that comes first ...
   Client b = Connect("b", Version::k5, true, with_will(50, 3));
-  broker_.Lost(b.id, now_);
+  broker_->Lost(b.id, now_);
   Advance(4s);
   EXPECT_EQ(Topics(watcher.link->Take(Version::k5)).size(), 1u);
   // ... and not at all if the client comes back in time.
   Client c = Connect("c", Version::k5, true, with_will(5, 100));
-  broker_.Lost(c.id, now_);
+  broker_->Lost(c.id, now_);
   Advance(2s);
   Connect("c", Version::k5, false);
   Advance(10s);
@@ -165,7 +209,7 @@ TEST_F(BrokerTest, SessionsExpire) {
   Client sub = Connect("keeper", Version::k5, true,
                        [](mqtt::Connect& m) { m.properties.session_expiry = 10; });
   Subscribe(sub, "t", 1);
-  broker_.Lost(sub.id, now_);
+  broker_->Lost(sub.id, now_);
   Client pub = Connect("pub");
   Write(pub, Publish{false, 1, false, "t", 5, {}, ToBytes("one")});
   Advance(5s);
@@ -173,10 +217,10 @@ TEST_F(BrokerTest, SessionsExpire) {
                         [](mqtt::Connect& m) { m.properties.session_expiry = 10; });
   EXPECT_TRUE(std::get<Connack>(back.first[0]).session_present);
   EXPECT_EQ(Topics(back.first), std::vector<std::string>{"t"});
-  EXPECT_EQ(broker_.stats().sessions, 2u);  // "keeper" and "pub"
-  broker_.Lost(back.id, now_);
+  EXPECT_EQ(broker_->stats().sessions, 2u);  // "keeper" and "pub"
+  broker_->Lost(back.id, now_);
   Advance(11s);
-  EXPECT_EQ(broker_.stats().sessions, 1u);  // "keeper" is gone
+  EXPECT_EQ(broker_->stats().sessions, 1u);  // "keeper" is gone
   Client fresh = Connect("keeper", Version::k5, false);
   EXPECT_FALSE(std::get<Connack>(fresh.first[0]).session_present);
   Write(pub, Publish{false, 1, false, "t", 6, {}, ToBytes("two")});
@@ -205,7 +249,7 @@ TEST_F(BrokerTest, ExpiredMessagesAreNotDelivered) {
   Client sub = Connect("sub", Version::k5, false,
                        [](mqtt::Connect& m) { m.properties.session_expiry = 100; });
   Subscribe(sub, "t", 1);
-  broker_.Lost(sub.id, now_);
+  broker_->Lost(sub.id, now_);
   Client pub = Connect("pub");
   Publish p{false, 1, false, "t", 1, {}, ToBytes("short")};
   p.properties.message_expiry = 2;
@@ -222,7 +266,7 @@ TEST_F(BrokerTest, ExpiredMessagesAreNotDelivered) {
   EXPECT_EQ(AsString(delivered.payload), "long");
   // What is left of the 60 s goes with it.
   EXPECT_EQ(delivered.properties.message_expiry, 55u);
-  EXPECT_EQ(broker_.stats().messages_dropped, 1u);
+  EXPECT_EQ(broker_->stats().messages_dropped, 1u);
 }
 
 TEST_F(BrokerTest, SlowSubscriberDoesNotStallOthers) {
@@ -235,7 +279,183 @@ TEST_F(BrokerTest, SlowSubscriberDoesNotStallOthers) {
   for (int i = 0; i < 10; i++) Write(pub, Publish{false, 0, false, "t", 0, {}, ToBytes("m")});
   EXPECT_EQ(Topics(fast.link->Take(Version::k5)).size(), 10u);
   EXPECT_TRUE(Topics(slow.link->Take(Version::k5)).empty());
-  EXPECT_EQ(broker_.stats().messages_dropped, 10u);
+  EXPECT_EQ(broker_->stats().messages_dropped, 10u);
+}
+
+
+// A session kept for 100 s after its connection ends, resumed.
+void Keep(mqtt::Connect& m) { m.properties.session_expiry = 100; }
+
+TEST_F(BrokerTest, QueuedMessagesAndRetainedOnesSurviveARestart) {
+  Client sub = Connect("sub", Version::k5, false, Keep);
+  Subscribe(sub, "t/#", 2);
+  broker_->Lost(sub.id, now_);
+  Client pub = Connect("pub");
+  Publish one{false, 1, false, "t/1", 1, {}, ToBytes("one")};
+  one.properties.content_type = "text/plain";
+  one.properties.user = {{"k", "v"}};
+  Write(pub, one);
+  Write(pub, Publish{false, 2, false, "t/2", 2, {}, ToBytes("two")});
+  Write(pub, Publish{false, 1, true, "r", 3, {}, ToBytes("kept")});
+  Write(pub, Publish{false, 1, true, "gone", 4, {}, ToBytes("x")});
+  Write(pub, Publish{false, 1, true, "gone", 5, {}, {}});  // cleared
+  Restart();
+  EXPECT_EQ(broker_->stats().sessions, 1u);  // "pub" was a clean one
+  EXPECT_EQ(broker_->stats().retained, 1u);
+  Client back = Connect("sub", Version::k5, false, Keep);
+  EXPECT_TRUE(std::get<Connack>(back.first[0]).session_present);
+  ASSERT_EQ(back.first.size(), 3u);
+  const auto& a = std::get<Publish>(back.first[1]);
+  const auto& b = std::get<Publish>(back.first[2]);
+  EXPECT_EQ(a.topic, "t/1");
+  EXPECT_EQ(a.qos, 1);
+  EXPECT_EQ(AsString(a.payload), "one");
+  EXPECT_EQ(a.properties.content_type, "text/plain");
+  EXPECT_EQ(a.properties.user, one.properties.user);
+  EXPECT_EQ(b.topic, "t/2");
+  EXPECT_EQ(b.qos, 2);
+  // The subscription came back too.
+  Client pub2 = Connect("pub2");
+  Write(pub2, Publish{false, 0, false, "t/3", 0, {}, ToBytes("three")});
+  EXPECT_EQ(Topics(back.link->Take(Version::k5)), std::vector<std::string>{"t/3"});
+  Client reader = Connect("reader");
+  Write(reader, mqtt::Subscribe{1, {}, {{"#", 1}}});
+  auto got = reader.link->Take(Version::k5);
+  EXPECT_EQ(Topics(got), std::vector<std::string>{"r"});
+}
+
+TEST_F(BrokerTest, InflightPacketIdsSurviveARestart) {
+  Client sub = Connect("sub", Version::k5, false, Keep);
+  Subscribe(sub, "t", 2);
+  Client pub = Connect("pub");
+  Write(pub, Publish{false, 1, false, "t", 1, {}, ToBytes("one")});
+  Write(pub, Publish{false, 2, false, "t", 2, {}, ToBytes("two")});
+  Write(pub, Publish{false, 2, false, "t", 3, {}, ToBytes("three")});
+  auto got = sub.link->Take(Version::k5);
+  ASSERT_EQ(got.size(), 3u);
+  uint16_t id1 = std::get<Publish>(got[0]).packet_id;
+  uint16_t id2 = std::get<Publish>(got[1]).packet_id;
+  uint16_t id3 = std::get<Publish>(got[2]).packet_id;
+  Write(sub, Ack{PacketType::kPubrec, id2, reason::kSuccess, {}});  // "two" is released
+  got = sub.link->Take(Version::k5);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(std::get<Ack>(got[0]).type, PacketType::kPubrel);
+  Restart();
+  Client back = Connect("sub", Version::k5, false, Keep);
+  // In the order they first went, with the ids they had: "one" and "three"
+  // again (DUP), and the PUBREL of "two".
+  ASSERT_EQ(back.first.size(), 4u);
+  const auto& p1 = std::get<Publish>(back.first[1]);
+  EXPECT_EQ(p1.packet_id, id1);
+  EXPECT_TRUE(p1.dup);
+  EXPECT_EQ(AsString(p1.payload), "one");
+  const auto& rel = std::get<Ack>(back.first[2]);
+  EXPECT_EQ(rel.type, PacketType::kPubrel);
+  EXPECT_EQ(rel.packet_id, id2);
+  const auto& p3 = std::get<Publish>(back.first[3]);
+  EXPECT_EQ(p3.packet_id, id3);
+  EXPECT_EQ(AsString(p3.payload), "three");
+  // Acknowledged, they are gone for good.
+  Write(back, Ack{PacketType::kPuback, id1, reason::kSuccess, {}});
+  Write(back, Ack{PacketType::kPubcomp, id2, reason::kSuccess, {}});
+  Write(back, Ack{PacketType::kPubrec, id3, reason::kSuccess, {}});
+  Write(back, Ack{PacketType::kPubcomp, id3, reason::kSuccess, {}});
+  back.link->Take(Version::k5);
+  Restart();
+  Client again = Connect("sub", Version::k5, false, Keep);
+  EXPECT_TRUE(std::get<Connack>(again.first[0]).session_present);
+  EXPECT_EQ(again.first.size(), 1u);
+}
+
+TEST_F(BrokerTest, ReceivedQos2IdsSurviveARestart) {
+  Client sub = Connect("sub");
+  Subscribe(sub, "t", 0);
+  Client pub = Connect("pub", Version::k5, false, Keep);
+  Write(pub, Publish{false, 2, false, "t", 7, {}, ToBytes("once")});
+  auto got = pub.link->Take(Version::k5);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(std::get<Ack>(got[0]).type, PacketType::kPubrec);
+  EXPECT_EQ(Topics(sub.link->Take(Version::k5)).size(), 1u);
+  Restart();
+  Client sub2 = Connect("sub");
+  Subscribe(sub2, "t", 0);
+  Client back = Connect("pub", Version::k5, false, Keep);
+  // The PUBREC was lost: the client sends the PUBLISH again. It is not
+  // routed twice, and its PUBREL finds the id.
+  Write(back, Publish{true, 2, false, "t", 7, {}, ToBytes("once")});
+  Write(back, Ack{PacketType::kPubrel, 7, reason::kSuccess, {}});
+  got = back.link->Take(Version::k5);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(std::get<Ack>(got[0]).type, PacketType::kPubrec);
+  EXPECT_EQ(std::get<Ack>(got[1]).type, PacketType::kPubcomp);
+  EXPECT_EQ(std::get<Ack>(got[1]).reason, reason::kSuccess);
+  EXPECT_TRUE(Topics(sub2.link->Take(Version::k5)).empty());
+}
+
+TEST_F(BrokerTest, WillsAndExpiryRunOnAfterARestart) {
+  Client watcher = Connect("watcher", Version::k5, false, Keep);
+  Subscribe(watcher, "will/#", 1);
+  broker_->Lost(watcher.id, now_);
+  // Connected when the node stops: its connection ends with the restart.
+  Connect("device", Version::k5, true, [](mqtt::Connect& m) {
+    m.properties.session_expiry = 10;
+    m.will = Will{"will/device", ToBytes("offline"), 1, true, {}};
+    m.will->properties.will_delay = 5;
+  });
+  Advance(3s);
+  Restart();
+  Advance(4s);
+  EXPECT_EQ(broker_->stats().retained, 0u);  // not yet: 5 s from the restart
+  Advance(2s);
+  EXPECT_EQ(broker_->stats().retained, 1u);
+  EXPECT_EQ(broker_->stats().sessions, 2u);
+  Advance(5s);
+  EXPECT_EQ(broker_->stats().sessions, 1u);  // "device" expired 10 s after
+  Client back = Connect("watcher", Version::k5, false, Keep);
+  EXPECT_EQ(Topics(back.first), std::vector<std::string>{"will/device"});
+  // Time spent stopped counts: the watcher's session, left to expire in
+  // 100 s, is gone after a stop of 200 s.
+  broker_->Lost(back.id, now_);
+  broker_.reset();
+  now_ += 200s;
+  wall_ms_ += 200'000;
+  Restart();
+  Advance(1s);
+  EXPECT_EQ(broker_->stats().sessions, 0u);
+}
+
+TEST_F(BrokerTest, CleanSessionsAreNotKept) {
+  Client a = Connect("a");
+  Subscribe(a, "t", 1);
+  Client b = Connect("b", Version::k311, true);
+  Restart();
+  EXPECT_EQ(broker_->stats().sessions, 0u);
+  EXPECT_EQ(broker_->stats().subscriptions, 0u);
+}
+
+TEST_F(BrokerTest, AFailedWriteAcknowledgesNothing) {
+  Client sub = Connect("sub", Version::k5, false, Keep);
+  Subscribe(sub, "t", 1);
+  broker_->Lost(sub.id, now_);
+  Client pub = Connect("pub");
+  Client bystander = Connect("bystander");
+  db_.fail = true;
+  Write(pub, Publish{false, 1, false, "t", 1, {}, ToBytes("lost")});
+  // No PUBACK: the client will send it again.
+  EXPECT_TRUE(pub.link->closed());
+  EXPECT_TRUE(pub.link->Take(Version::k5).empty());
+  EXPECT_EQ(broker_->stats().storage_errors, 1u);
+  EXPECT_FALSE(bystander.link->closed());
+  db_.fail = false;
+  Client pub2 = Connect("pub2");
+  Write(pub2, Publish{false, 1, false, "t", 1, {}, ToBytes("kept")});
+  auto got = pub2.link->Take(Version::k5);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(std::get<Ack>(got[0]).type, PacketType::kPuback);
+  Restart();
+  Client back = Connect("sub", Version::k5, false, Keep);
+  ASSERT_EQ(back.first.size(), 2u);
+  EXPECT_EQ(AsString(std::get<Publish>(back.first[1]).payload), "kept");
 }
 
 }  // namespace

@@ -205,6 +205,7 @@ Server::~Server() { Stop(); }
 Result<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   RaiseFileLimit();
   auto impl = std::make_unique<Impl>(std::move(options));
+  if (Status st = impl->broker.Load(Clock::now()); !st.ok()) return st;
   boost::system::error_code ec;
   auto address = asio::ip::make_address(impl->options.host, ec);
   if (ec) return Status::InvalidArgument("mqtt: not an IP address: " + impl->options.host);

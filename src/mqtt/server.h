@@ -8,6 +8,9 @@
 //
 // This header keeps Asio out of its includers.
 //
+// Start takes back what the broker stored (BrokerOptions::db) before it
+// listens, and fails if that cannot be read.
+//
 // Thread safety: Start, Stop and the accessors may be called from any
 // thread; Stop (or the destructor) waits for the broker's thread.
 #pragma once
