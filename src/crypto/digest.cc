@@ -16,8 +16,8 @@ StreamingDigest::StreamingDigest(Kind kind) : ctx_(std::make_unique<Ctx>()) {
   ctx_->md = EVP_MD_CTX_new();
   // Failing here means OpenSSL cannot allocate or lacks the algorithm:
   // nothing sensible can go on.
-  if (!ctx_->md ||
-      EVP_DigestInit_ex(ctx_->md, kind == Kind::kSha256 ? EVP_sha256() : EVP_md5(), nullptr) != 1) {
+  const EVP_MD* md = kind == Kind::kSha256 ? EVP_sha256() : kind == Kind::kMd5 ? EVP_md5() : EVP_sha1();
+  if (!ctx_->md || EVP_DigestInit_ex(ctx_->md, md, nullptr) != 1) {
     std::abort();
   }
 }
@@ -51,6 +51,8 @@ FixedBytes<N> OneShot(StreamingDigest::Kind kind, ByteView data) {
 
 FixedBytes<32> Sha256(ByteView data) { return OneShot<32>(StreamingDigest::Kind::kSha256, data); }
 FixedBytes<16> Md5(ByteView data) { return OneShot<16>(StreamingDigest::Kind::kMd5, data); }
+
+FixedBytes<20> Sha1(ByteView data) { return OneShot<20>(StreamingDigest::Kind::kSha1, data); }
 
 FixedBytes<32> HmacSha256(ByteView key, ByteView data) {
   FixedBytes<32> out{};

@@ -1,12 +1,15 @@
 #include "http/server.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -231,15 +234,16 @@ class BodyReaderImpl final : public BodyReader {
 
 class ResponseWriterImpl final : public ResponseWriter {
  public:
-  ResponseWriterImpl(tcp::socket& sock, std::atomic<Phase>& phase, std::atomic<int64_t>& since,
-                     bool head, bool keep_alive, const std::string& server,
-                     const std::string& request_id)
-      : sock_(sock), phase_(phase), since_(since), head_(head), keep_alive_(keep_alive),
-        server_(server), request_id_(request_id) {}
+  ResponseWriterImpl(tcp::socket& sock, beast::flat_buffer& buf, std::atomic<Phase>& phase,
+                     std::atomic<int64_t>& since, bool head, bool keep_alive,
+                     const std::string& server, const std::string& request_id)
+      : sock_(sock), buf_(buf), phase_(phase), since_(since), head_(head),
+        keep_alive_(keep_alive), server_(server), request_id_(request_id) {}
 
   Status Send(int status, const Headers& headers, std::string_view body) override {
     if (started_) return Status::InvalidArgument("the response was already started");
     started_ = true;
+    status_ = status;
     beast::error_code ec;
     Touch(phase_, since_, Phase::kIo);
     if (head_) {
@@ -320,6 +324,25 @@ class ResponseWriterImpl final : public ResponseWriter {
   // The whole response went out, so the connection may carry another.
   bool complete() const { return complete_; }
 
+  Result<TakenConnection> TakeOver() override {
+    if (status_ != 101 || !complete_ || taken_) {
+      return Status::InvalidArgument("only a connection switched with 101 can be taken over");
+    }
+    // A duplicate descriptor: the server closes its own, which leaves the
+    // socket open through this one.
+    int fd = ::fcntl(sock_.native_handle(), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return Status::IOError(std::string("taking the connection over: ") + std::strerror(errno));
+    TakenConnection taken;
+    taken.fd = fd;
+    auto data = buf_.data();
+    const auto* p = static_cast<const uint8_t*>(data.data());
+    taken.received.assign(p, p + data.size());
+    buf_.consume(buf_.size());
+    taken_ = true;
+    return taken;
+  }
+  bool taken() const { return taken_; }
+
  private:
   static bool HasBody(int status) { return status >= 200 && status != 204 && status != 304; }
 
@@ -338,6 +361,7 @@ class ResponseWriterImpl final : public ResponseWriter {
   }
 
   tcp::socket& sock_;
+  beast::flat_buffer& buf_;
   std::atomic<Phase>& phase_;
   std::atomic<int64_t>& since_;
   const bool head_;
@@ -347,6 +371,8 @@ class ResponseWriterImpl final : public ResponseWriter {
   bool started_ = false;
   bool complete_ = false;
   bool failed_ = false;
+  bool taken_ = false;
+  int status_ = 0;
   uint64_t length_ = 0;
   uint64_t written_ = 0;
   std::unique_ptr<bhttp::response<bhttp::buffer_body>> res_;
@@ -380,6 +406,7 @@ void Server::Impl::Serve(tcp::socket& sock, Conn& conn) {
     }
   }
   beast::flat_buffer buf;
+  bool taken = false;  // a handler took the connection over
   for (;;) {
     bhttp::request_parser<bhttp::buffer_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
@@ -427,9 +454,13 @@ void Server::Impl::Serve(tcp::socket& sock, Conn& conn) {
     const bool keep_alive = msg.keep_alive();
     BodyReaderImpl body(sock, buf, parser, conn.phase, conn.since_ms, expect_continue);
     req.body = &body;
-    ResponseWriterImpl writer(sock, conn.phase, conn.since_ms, req.method == "HEAD", keep_alive,
-                              options.server_name, req.id);
+    ResponseWriterImpl writer(sock, buf, conn.phase, conn.since_ms, req.method == "HEAD",
+                              keep_alive, options.server_name, req.id);
     handler(req, writer);
+    if (writer.taken()) {
+      taken = true;
+      break;
+    }
     if (!writer.started()) {
       Headers h;
       h.Add("Content-Type", "text/plain");
@@ -454,7 +485,9 @@ void Server::Impl::Serve(tcp::socket& sock, Conn& conn) {
       if (!body.done()) break;
     }
   }
-  sock.shutdown(tcp::socket::shutdown_both, ec);
+  // A taken connection lives on through the taker's descriptor: shutting
+  // the socket down would end it there too.
+  if (!taken) sock.shutdown(tcp::socket::shutdown_both, ec);
   // Closed under the lock, with `done` set at once, so that the reaper and
   // Stop never shut down a descriptor number that a new socket has reused.
   std::lock_guard lock(mu);

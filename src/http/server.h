@@ -75,6 +75,12 @@ struct Request {
   BodyReader* body = nullptr;
 };
 
+// A connection a handler took over after switching protocols.
+struct TakenConnection {
+  int fd = -1;     // the socket, now the taker's to close
+  Bytes received;  // what the client sent after the request, already read
+};
+
 // Writes one response. A handler calls Send once, or Begin and then Write
 // until exactly `length` bytes are written. For a HEAD request the header goes
 // out with the length given and the body is dropped.
@@ -85,6 +91,10 @@ class ResponseWriter {
   virtual Status Begin(int status, const Headers& headers, uint64_t length) = 0;
   virtual Status Write(ByteView data) = 0;
   virtual bool started() const = 0;
+  // After a 101 Switching Protocols sent with Send: hands the connection to
+  // the caller. The server reads no more requests from it, and neither its
+  // timeouts nor Stop touch it. InvalidArgument before a 101 went out.
+  virtual Result<TakenConnection> TakeOver() = 0;
 };
 
 using Handler = std::function<void(Request&, ResponseWriter&)>;

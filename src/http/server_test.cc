@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -282,6 +284,48 @@ TEST(HttpServer, BadAddressIsAnError) {
   auto second = Server::Start(same, TestHandler);
   ASSERT_FALSE(second.ok());
   EXPECT_NE(second.status().message().find("cannot listen"), std::string::npos);
+}
+
+TEST(HttpServer, AHandlerTakesTheConnectionOverAfter101) {
+  // The handler switches protocols, takes the socket and answers on it from
+  // a thread of its own: what the client sent after the request first, then
+  // everything it sends, upper-cased, after the server has been stopped.
+  std::thread echo;
+  std::atomic<bool> refused_before_101{false};
+  auto server = Server::Start({}, [&](Request& req, ResponseWriter& w) {
+    refused_before_101 = !w.TakeOver().ok();
+    Headers h;
+    h.Add("Upgrade", "shout");
+    h.Add("Connection", "Upgrade");
+    ASSERT_TRUE(w.Send(101, h, "").ok());
+    auto taken = w.TakeOver();
+    ASSERT_TRUE(taken.ok()) << taken.status().ToString();
+    EXPECT_FALSE(w.TakeOver().ok());  // once
+    echo = std::thread([t = std::move(*taken)] {
+      std::string early(AsString(t.received));
+      send(t.fd, early.data(), early.size(), MSG_NOSIGNAL);
+      char buf[256];
+      for (;;) {
+        ssize_t n = recv(t.fd, buf, sizeof(buf), 0);
+        if (n <= 0) break;
+        for (ssize_t i = 0; i < n; i++) buf[i] = static_cast<char>(std::toupper(buf[i]));
+        send(t.fd, buf, n, MSG_NOSIGNAL);
+      }
+      close(t.fd);
+    });
+  });
+  ASSERT_TRUE(server.ok());
+  auto c = std::make_unique<Client>((*server)->port());
+  c->Send("GET /x HTTP/1.1\r\nHost: x\r\nUpgrade: shout\r\nConnection: Upgrade\r\n\r\nearly;");
+  std::string got = c->ReadUntil("early;");
+  EXPECT_EQ(got.rfind("HTTP/1.1 101 Switching Protocols\r\n", 0), 0u) << got;
+  EXPECT_NE(got.find("Connection: Upgrade"), std::string::npos) << got;
+  EXPECT_TRUE(refused_before_101);
+  (*server)->Stop();
+  c->Send("quiet");
+  EXPECT_NE(c->ReadUntil("QUIET").find("early;QUIET"), std::string::npos);
+  c.reset();  // closed: the echo thread sees end of stream
+  echo.join();
 }
 
 }  // namespace
