@@ -17,6 +17,7 @@
 #include "cli/control.h"
 #include "crypto/sign.h"
 #include "http/server.h"
+#include "http/websocket.h"
 #include "mqtt/server.h"
 #include "mqtt/topic.h"
 #include "node/peering.h"
@@ -192,22 +193,6 @@ int Serve(const std::vector<std::string>& args, Home& home) {
     return kExitError;
   }
   node::Users* user_list = users->get();
-  auto s3 = s3::Service::Open(
-      home.store(),
-      [user_list](std::string_view access_key) { return user_list->ByAccessKey(access_key); },
-      config.s3);
-  if (!s3.ok()) {
-    std::cerr << "shoal: " << s3.status().ToString() << "\n";
-    return kExitError;
-  }
-  s3::Service* service = s3->get();
-  auto s3_server = http::Server::Start(
-      s3_listen, [service](http::Request& req, http::ResponseWriter& w) { service->Handle(req, w); });
-  if (!s3_server.ok()) {
-    std::cerr << "shoal: s3: " << s3_server.status().ToString() << "\n";
-    return kExitError;
-  }
-  const std::string s3_url = "http://" + (*s3_server)->address();
 
   // MQTT clients sign in as a node user: the user's name, and its secret
   // key as the password. Without a name, only on loopback unless the
@@ -249,6 +234,33 @@ int Serve(const std::vector<std::string>& args, Home& home) {
     return kExitError;
   }
   const std::string mqtt_url = "mqtt://" + (*mqtt_server)->address();
+
+  auto s3 = s3::Service::Open(
+      home.store(),
+      [user_list](std::string_view access_key) { return user_list->ByAccessKey(access_key); },
+      config.s3);
+  if (!s3.ok()) {
+    std::cerr << "shoal: " << s3.status().ToString() << "\n";
+    return kExitError;
+  }
+  s3::Service* service = s3->get();
+  // The HTTP listener serves S3, and MQTT over WebSocket at /mqtt (only
+  // requests that ask to upgrade; a plain GET /mqtt is S3's, the bucket
+  // "mqtt").
+  mqtt::Server* broker = mqtt_server->get();
+  auto s3_server = http::Server::Start(
+      s3_listen, [service, broker](http::Request& req, http::ResponseWriter& w) {
+        if (req.path == "/mqtt" && http::ws::IsUpgrade(req)) {
+          broker->HandleWebSocket(req, w);
+          return;
+        }
+        service->Handle(req, w);
+      });
+  if (!s3_server.ok()) {
+    std::cerr << "shoal: s3: " << s3_server.status().ToString() << "\n";
+    return kExitError;
+  }
+  const std::string s3_url = "http://" + (*s3_server)->address();
 
   auto peering = node::Peering::Start(&home.store(), *peering_options);
   if (!peering.ok()) {

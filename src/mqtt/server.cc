@@ -1,6 +1,8 @@
 #include "mqtt/server.h"
 
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <utility>  // before Asio: Boost 1.74 with g++ 12 needs it
 #include <boost/asio.hpp>
@@ -10,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "http/websocket.h"
+
 namespace shoal::mqtt {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -17,6 +21,9 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr size_t kReadBytes = 64 << 10;
+// Every connection reads into the one buffer of the broker's thread, so an
+// idle connection holds no read buffer of its own.
+using ReadBuffer = std::array<uint8_t, kReadBytes>;
 
 // As many open files as the hard limit allows: the default soft limit of
 // 1,024 would cap clients near a thousand without saying so.
@@ -30,39 +37,55 @@ void RaiseFileLimit() {
 
 }  // namespace
 
-// One TCP connection: the broker's Link, and the reads that feed it.
+// One connection, on TCP or on a WebSocket: the broker's Link, and the
+// reads that feed it.
+//
+// On a WebSocket, every Send goes out as one binary frame; the client's
+// frames are unmasked and their payload handed to the broker as it comes,
+// whatever the frame boundaries; pings are answered; a close frame, or a
+// framing error, ends the connection as a lost one (the will goes out),
+// with a close frame back.
 //
 // When the broker closes a connection, the socket is closed gracefully: what
-// is queued is written, the sending side is shut down (the client sees the
-// last packet, then end of stream), and reads go on, discarded, until the
-// client closes too or kLinger passes. Closing outright with unread input
-// would send a reset, which can destroy the DISCONNECT the client has not
-// read yet and fails the client's last writes.
+// is queued is written (on a WebSocket, then a close frame), the sending
+// side is shut down (the client sees the last packet, then end of stream),
+// and reads go on, discarded, until the client closes too or kLinger
+// passes. Closing outright with unread input would send a reset, which can
+// destroy the DISCONNECT the client has not read yet and fails the client's
+// last writes.
 class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
  public:
   static constexpr auto kLinger = std::chrono::seconds(2);
 
-  TcpLink(tcp::socket socket, Broker* broker, size_t drain_bytes)
+  TcpLink(tcp::socket socket, Broker* broker, ReadBuffer* buffer, size_t drain_bytes,
+          bool websocket)
       : socket_(std::move(socket)),
         linger_(socket_.get_executor()),
         broker_(broker),
-        drain_bytes_(drain_bytes) {}
+        buffer_(buffer),
+        drain_bytes_(drain_bytes) {
+    if (websocket) ws_ = std::make_unique<http::ws::Decoder>();
+  }
 
-  void Start(Broker::ConnId id) {
+  // `received`: bytes that came before the link (after a WebSocket
+  // handshake read by the HTTP server).
+  void Start(Broker::ConnId id, Bytes received = {}) {
     id_ = id;
-    Read();
+    boost::system::error_code ignored;
+    socket_.non_blocking(true, ignored);
+    if (!received.empty()) Consume(received);
+    if (!closed_) Read();
   }
 
   void Send(Bytes bytes) override {
     if (closing_) return;
-    backlog_ += bytes.size();
-    if (backlog_ >= drain_bytes_) was_above_ = true;
-    pending_.push_back(std::move(bytes));
-    if (!writing_) Write();
+    if (ws_) Queue(FrameHeader(bytes.size()));
+    Queue(std::move(bytes));
   }
 
   void Close() override {
     if (closing_) return;
+    if (ws_) Queue(http::ws::CloseFrame(http::ws::kNormalClosure));
     closing_ = true;
     if (!writing_) HalfClose();
   }
@@ -70,6 +93,20 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
   size_t backlog() const override { return backlog_; }
 
  private:
+  static Bytes FrameHeader(size_t n) {
+    Bytes h;
+    h.reserve(10);
+    http::ws::AppendHeader(http::ws::Opcode::kBinary, n, &h);
+    return h;
+  }
+
+  void Queue(Bytes bytes) {
+    backlog_ += bytes.size();
+    if (backlog_ >= drain_bytes_) was_above_ = true;
+    pending_.push_back(std::move(bytes));
+    if (!writing_) Write();
+  }
+
   // The socket failed or the client closed it: the broker hears of it
   // unless it closed the connection itself.
   void Lost() {
@@ -80,19 +117,69 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
     CloseNow();
   }
 
+  // The client's WebSocket ended (a close frame) or broke the framing: the
+  // broker loses the connection, and a close frame answers.
+  void EndWebSocket(uint16_t code) {
+    if (!closing_) {
+      closing_ = true;
+      broker_->Lost(id_, Clock::now());
+    }
+    pending_.push_back(http::ws::CloseFrame(code));
+    if (!writing_) Write();
+  }
+
+  // Waits until the socket is readable, then reads what is there into the
+  // shared buffer and hands it on before anything else runs on the thread.
   void Read() {
     auto self = shared_from_this();
-    socket_.async_read_some(asio::buffer(buffer_), [self](boost::system::error_code ec, size_t n) {
+    socket_.async_wait(tcp::socket::wait_read, [self](boost::system::error_code ec) {
+      if (self->closed_) return;
       if (ec) {
         self->Lost();
         return;
       }
-      // While closing, input is read only to be discarded.
-      if (!self->closing_) {
-        self->broker_->Receive(self->id_, ByteView(self->buffer_.data(), n), Clock::now());
+      size_t n = self->socket_.read_some(asio::buffer(*self->buffer_), ec);
+      if (ec == asio::error::would_block) {
+        self->Read();
+        return;
       }
+      if (ec) {
+        self->Lost();
+        return;
+      }
+      self->Consume(std::span<uint8_t>(self->buffer_->data(), n));
       if (!self->closed_) self->Read();
     });
+  }
+
+  void Consume(std::span<uint8_t> data) {
+    if (closing_) return;  // while closing, input is read only to be discarded
+    if (!ws_) {
+      broker_->Receive(id_, data, Clock::now());
+      return;
+    }
+    using Kind = http::ws::Decoder::Event::Kind;
+    Status st = ws_->Feed(data, [this](const http::ws::Decoder::Event& e) {
+      if (closing_) return;
+      switch (e.kind) {
+        case Kind::kData:
+          broker_->Receive(id_, e.data, Clock::now());
+          break;
+        case Kind::kPing: {
+          Bytes pong;
+          http::ws::AppendHeader(http::ws::Opcode::kPong, e.data.size(), &pong);
+          pong.insert(pong.end(), e.data.begin(), e.data.end());
+          Queue(std::move(pong));
+          break;
+        }
+        case Kind::kPong:
+          break;
+        case Kind::kClose:
+          EndWebSocket(e.close_code == 1005 ? http::ws::kNormalClosure : e.close_code);
+          break;
+      }
+    });
+    if (!st.ok() && !closing_) EndWebSocket(ws_->close_code());
   }
 
   void Write() {
@@ -144,9 +231,10 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
   tcp::socket socket_;
   asio::steady_timer linger_;
   Broker* broker_;
+  ReadBuffer* buffer_;
   const size_t drain_bytes_;
+  std::unique_ptr<http::ws::Decoder> ws_;  // a WebSocket's framing
   Broker::ConnId id_ = 0;
-  std::array<uint8_t, kReadBytes> buffer_;
   std::vector<Bytes> pending_;
   std::vector<Bytes> writing_buffers_;
   size_t backlog_ = 0;
@@ -169,14 +257,19 @@ struct Server::Impl {
           boost::system::error_code ignored;
           socket.close(ignored);
         } else {
-          socket.set_option(tcp::no_delay(true), ec);
-          auto link = std::make_shared<TcpLink>(std::move(socket), &broker,
-                                                options.broker.max_backlog_bytes / 2);
-          link->Start(broker.Open(link, Clock::now()));
+          Adopt(std::move(socket), false, {});
         }
       }
       Accept();
     });
+  }
+
+  void Adopt(tcp::socket socket, bool websocket, Bytes received) {
+    boost::system::error_code ec;
+    socket.set_option(tcp::no_delay(true), ec);
+    auto link = std::make_shared<TcpLink>(std::move(socket), &broker, &read_buffer,
+                                          options.broker.max_backlog_bytes / 2, websocket);
+    link->Start(broker.Open(link, Clock::now()), std::move(received));
   }
 
   void Tick() {
@@ -193,6 +286,7 @@ struct Server::Impl {
   tcp::acceptor acceptor;
   asio::steady_timer tick;
   Broker broker;
+  ReadBuffer read_buffer;
   std::thread thread;
   uint16_t port = 0;
   std::string host;
@@ -233,6 +327,42 @@ std::string Server::address() const {
 }
 
 uint16_t Server::port() const { return impl_->port; }
+
+void Server::HandleWebSocket(http::Request& req, http::ResponseWriter& w) {
+  auto headers = http::ws::Accept(req, "mqtt");
+  if (!headers.ok()) {
+    if (auto old = http::ws::Accept(req, "mqttv3.1"); old.ok()) headers = std::move(old);
+  }
+  if (!headers.ok()) {
+    http::Headers h;
+    h.Add("Content-Type", "text/plain");
+    const bool version = headers.status().code() == Status::Code::kNotSupported;
+    if (version) h.Add("Sec-WebSocket-Version", "13");
+    (void)w.Send(version ? 426 : 400, h, headers.status().message() + "\n");
+    return;
+  }
+  if (!w.Send(101, *headers, "").ok()) return;
+  auto taken = w.TakeOver();
+  if (!taken.ok()) return;
+  int fd = taken->fd;
+  asio::post(impl_->io, [impl = impl_.get(), fd, received = std::move(taken->received)]() mutable {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    boost::system::error_code ec;
+    tcp::socket socket(impl->io);
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+        impl->broker.stats().connections >= impl->options.max_connections) {
+      ::close(fd);
+      return;
+    }
+    socket.assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+    if (ec) {
+      ::close(fd);
+      return;
+    }
+    impl->Adopt(std::move(socket), true, std::move(received));
+  });
+}
 
 BrokerStats Server::stats() {
   std::promise<BrokerStats> p;

@@ -1,10 +1,13 @@
-// mqtt::Server: the broker on a TCP listener.
+// mqtt::Server: the broker on a TCP listener, and on WebSockets that the
+// node's HTTP listener hands over (AdoptWebSocket).
 //
 // One thread runs an Asio io_context with the listener, every connection
-// and the broker itself, so the broker needs no lock. Reads go into 64 KiB
-// buffers and may carry many packets; what the broker writes to a
-// connection during one turn goes out in one write, and writes queued while
-// one is in flight are gathered into the next.
+// and the broker itself, so the broker needs no lock. A connection waits
+// for its socket to be readable and then reads into the thread's one 64 KiB
+// buffer, so an idle connection holds no buffer; a read may carry many
+// packets. What the broker writes to a connection during one turn goes out
+// in one write, and writes queued while one is in flight are gathered into
+// the next.
 //
 // This header keeps Asio out of its includers.
 //
@@ -19,6 +22,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "http/server.h"
 #include "mqtt/broker.h"
 
 namespace shoal::mqtt {
@@ -41,6 +45,12 @@ class Server {
   // "host:port" as bound (the port chosen when 0 was asked for).
   std::string address() const;
   uint16_t port() const;
+  // Answers a WebSocket handshake that reached the node's HTTP listener
+  // (the node sends it those for /mqtt): 101 with subprotocol "mqtt" (or
+  // "mqttv3.1", which 3.1 clients ask for), and the connection is taken
+  // over and served by the broker like a TCP one. A bad handshake gets 400
+  // (426 for a WebSocket version other than 13) and a reason. Any thread.
+  void HandleWebSocket(http::Request& req, http::ResponseWriter& w);
   // The broker's counters, read on its thread.
   BrokerStats stats();
   void Stop();
