@@ -56,6 +56,7 @@ struct Broker::Session {
   std::optional<Will> will;
   std::optional<Clock::time_point> will_at;  // a delayed will's time
   std::optional<std::string> username;       // as signed in, for ACLs
+  std::optional<int64_t> disconnected_ms;  // Unix ms its connection ended
   bool stored = false;           // its record is in the database
   bool contents_stored = false;  // and its subscriptions and messages
 };
@@ -84,7 +85,7 @@ struct Broker::Connection {
 };
 
 Broker::Broker(BrokerOptions options, Clock::time_point now)
-    : options_(std::move(options)), started_(now), next_sys_(now) {
+    : options_(std::move(options)), started_(now), next_sys_(now), next_sweep_(now) {
   if (!options_.wall_ms) {
     options_.wall_ms = [] {
       return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -138,6 +139,7 @@ Status Broker::Load(Clock::time_point now) {
     // A session that was connected when the node stopped lost its
     // connection now.
     const int64_t ended = r.disconnected_ms.value_or(wall);
+    s->disconnected_ms = ended;
     if (s->expiry != kNeverExpires) s->expires_at = steady(ended + int64_t{s->expiry} * 1000);
     if (s->will) {
       uint32_t delay = std::min(s->will->properties.will_delay.value_or(0), s->expiry);
@@ -339,6 +341,7 @@ void Broker::OnConnect(Connection& c, Connect connect, Clock::time_point now) {
   s->version = c.version;
   s->conn = &c;
   s->expires_at.reset();
+  s->disconnected_ms.reset();
   if (v5) {
     s->expiry = connect.properties.session_expiry.value_or(0);
   } else {
@@ -621,7 +624,7 @@ void Broker::StoreSession(Session& s, Clock::time_point now) {
   r.expiry = s.expiry;
   r.username = s.username;
   r.will = s.will;
-  if (s.conn == nullptr) r.disconnected_ms = options_.wall_ms();
+  if (s.conn == nullptr) r.disconnected_ms = s.disconnected_ms.value_or(options_.wall_ms());
   store_->PutSession(r);
   s.stored = true;
 }
@@ -736,6 +739,7 @@ void Broker::Drop(Connection& c, uint8_t why, bool clean, Clock::time_point now)
     return;
   }
   if (s->expiry != kNeverExpires) s->expires_at = now + std::chrono::seconds(s->expiry);
+  s->disconnected_ms = options_.wall_ms();
   StoreSession(*s, now);
 }
 
@@ -1001,6 +1005,20 @@ void Broker::Tick(Clock::time_point now) {
   for (Session* s : ended) {
     PublishWill(*s, now);  // the session's end is the will's latest time
     EndSession(*s);
+  }
+  if (now >= next_sweep_) {
+    // Retained messages past their expiry go, from memory and from disk
+    // (a subscriber never gets them either way: Deliver checks).
+    for (auto it = retained_.begin(); it != retained_.end();) {
+      if (it->second->expires && now >= *it->second->expires) {
+        if (store_ && it->first.rfind("$SYS/", 0) != 0) store_->DeleteRetained(it->first);
+        it = retained_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    stats_.retained = retained_.size();
+    next_sweep_ = now + std::chrono::seconds(10);
   }
   if (options_.sys_interval.count() > 0 && now >= next_sys_) {
     PublishSys(now);

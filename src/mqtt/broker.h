@@ -207,6 +207,7 @@ class Broker {
   BrokerOptions options_;
   Clock::time_point started_;
   Clock::time_point next_sys_;
+  Clock::time_point next_sweep_;  // of expired retained messages
   BrokerStats stats_;
   TopicTree tree_;
   ConnId next_conn_ = 1;

@@ -409,6 +409,7 @@ TEST_F(BrokerTest, WillsAndExpiryRunOnAfterARestart) {
   Advance(2s);
   EXPECT_EQ(broker_->stats().retained, 1u);
   EXPECT_EQ(broker_->stats().sessions, 2u);
+  Restart();  // the will going out did not move the session's end
   Advance(5s);
   EXPECT_EQ(broker_->stats().sessions, 1u);  // "device" expired 10 s after
   Client back = Connect("watcher", Version::k5, false, Keep);
@@ -422,6 +423,19 @@ TEST_F(BrokerTest, WillsAndExpiryRunOnAfterARestart) {
   Restart();
   Advance(1s);
   EXPECT_EQ(broker_->stats().sessions, 0u);
+}
+
+TEST_F(BrokerTest, ExpiredRetainedMessagesGo) {
+  Client pub = Connect("pub");
+  Publish p{false, 1, true, "r/short", 1, {}, ToBytes("x")};
+  p.properties.message_expiry = 5;
+  Write(pub, p);
+  Write(pub, Publish{false, 1, true, "r/long", 2, {}, ToBytes("y")});
+  EXPECT_EQ(broker_->stats().retained, 2u);
+  Advance(11s);
+  EXPECT_EQ(broker_->stats().retained, 1u);
+  Restart();
+  EXPECT_EQ(broker_->stats().retained, 1u);
 }
 
 TEST_F(BrokerTest, CleanSessionsAreNotKept) {

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "base/encoding.h"
+#include "mqtt/topic.h"
 
 namespace shoal::mqtt {
 namespace {
@@ -22,6 +23,7 @@ constexpr uint8_t kQos2 = 0x04;
 constexpr uint64_t kHasUsername = 1;
 constexpr uint64_t kHasWill = 2;
 constexpr uint64_t kDisconnected = 4;
+constexpr uint64_t kWillExpiry = 8;
 // Stored message flags.
 constexpr uint64_t kHasExpiry = 1;
 
@@ -62,6 +64,8 @@ Bytes RetainedKey(std::string_view topic) {
   return k;
 }
 
+// A will's delay and Message Expiry Interval are kept beside it: both are
+// intervals that start only when the will is published.
 Bytes EncodeWill(const Will& w) {
   Publish p;
   p.qos = w.qos;
@@ -72,7 +76,7 @@ Bytes EncodeWill(const Will& w) {
   return EncodeStoredMessage(p, w.payload, std::nullopt);
 }
 
-Result<Will> DecodeWill(ByteView value, uint32_t delay) {
+Result<Will> DecodeWill(ByteView value, uint32_t delay, std::optional<uint32_t> expiry) {
   auto m = DecodeStoredMessage(value);
   if (!m.ok()) return m.status();
   Will w;
@@ -82,6 +86,7 @@ Result<Will> DecodeWill(ByteView value, uint32_t delay) {
   w.retain = m->publish.retain;
   w.properties = std::move(m->publish.properties);
   if (delay) w.properties.will_delay = delay;
+  w.properties.message_expiry = expiry;
   return w;
 }
 
@@ -96,16 +101,18 @@ Result<StoredSession> DecodeSession(uint64_t id, ByteView value) {
   if (flags & kHasUsername) s.username = std::string(d.String());
   if (flags & kDisconnected) s.disconnected_ms = d.Int();
   uint32_t will_delay = 0;
+  std::optional<uint32_t> will_expiry;
   ByteView will;
   if (flags & kHasWill) {
     will_delay = d.Uint32();
+    if (flags & kWillExpiry) will_expiry = d.Uint32();
     will = d.Buffer();
   }
   if (Status st = d.Finish(); !st.ok()) return st;
   if (version < 3 || version > 5) return Status::Malformed("mqtt session: bad version");
   s.version = static_cast<Version>(version);
   if (flags & kHasWill) {
-    auto w = DecodeWill(will, will_delay);
+    auto w = DecodeWill(will, will_delay, will_expiry);
     if (!w.ok()) return w.status();
     s.will = std::move(*w);
   }
@@ -191,8 +198,12 @@ Result<StoredState> StateStore::Load() {
     uint64_t id = GetU64BE(&key[1]);
     uint8_t tag = key[9];
     ByteView rest = key.subspan(10);
+    if (tag == kRecord && !rest.empty()) {  // not a record key: only it goes
+      drop(key);
+      continue;
+    }
     if (tag == kRecord) {
-      auto s = rest.empty() ? DecodeSession(id, value) : Status::Malformed("long key");
+      auto s = DecodeSession(id, value);
       if (!s.ok()) {
         drop(key);
         orphans.push_back(id);
@@ -215,12 +226,16 @@ Result<StoredState> StateStore::Load() {
       o.no_local = flags & 1;
       o.retain_as_published = flags & 2;
       o.retain_handling = d.Uint8();
-      o.subscription_id = static_cast<uint32_t>(d.Uint());
-      if (!d.Finish().ok() || o.qos > 2 || o.retain_handling > 2 || rest.empty()) {
+      uint64_t sub_id = d.Uint();
+      o.subscription_id = static_cast<uint32_t>(sub_id);
+      std::string filter(AsString(rest));
+      auto shared = ParseShared(filter);
+      if (!d.Finish().ok() || o.qos > 2 || o.retain_handling > 2 || sub_id > 268'435'455 ||
+          !shared.ok() || !ValidTopicFilter(*shared ? (*shared)->filter : filter)) {
         drop(key);
         continue;
       }
-      s.subscriptions.emplace_back(std::string(AsString(rest)), o);
+      s.subscriptions.emplace_back(std::move(filter), o);
     } else if (tag == kEntry && rest.size() == 8) {
       auto e = DecodeEntry(GetU64BE(rest.data()), value);
       if (!e.ok()) {
@@ -284,8 +299,9 @@ Result<StoredState> StateStore::Load() {
 
 void StateStore::PutSession(const StoredSession& s) {
   enc::Encoder e(64 + s.client_id.size());
+  const bool will_expiry = s.will && s.will->properties.message_expiry;
   uint64_t flags = (s.username ? kHasUsername : 0) | (s.will ? kHasWill : 0) |
-                   (s.disconnected_ms ? kDisconnected : 0);
+                   (s.disconnected_ms ? kDisconnected : 0) | (will_expiry ? kWillExpiry : 0);
   e.Uint(flags);
   e.Uint8(static_cast<uint8_t>(s.version));
   e.Uint32(s.expiry);
@@ -294,6 +310,7 @@ void StateStore::PutSession(const StoredSession& s) {
   if (s.disconnected_ms) e.Int(*s.disconnected_ms);
   if (s.will) {
     e.Uint32(s.will->properties.will_delay.value_or(0));
+    if (will_expiry) e.Uint32(*s.will->properties.message_expiry);
     e.Buffer(EncodeWill(*s.will));
   }
   batch_.Put(SessionKey(s.id, kRecord), e.bytes());

@@ -51,6 +51,7 @@ TEST(StateStoreTest, EverythingReadsBack) {
   s.username = "alice";
   s.will = Will{"status/device-1", ToBytes("offline"), 1, true, {}};
   s.will->properties.will_delay = 30;
+  s.will->properties.message_expiry = 600;
   s.disconnected_ms = 99;
   store.PutSession(s);
   store.PutSubscription(7, "a/+", SubOptions{2, true, true, 1, 42});
