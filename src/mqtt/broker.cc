@@ -50,10 +50,31 @@ struct Broker::Session {
   };
   std::map<uint16_t, Inflight> inflight;
   uint64_t next_seq = 0;
-  std::deque<Out> queue;
+  // Messages waiting for the in-flight window. Most sessions never queue
+  // anything, so the deque (which allocates over half a KiB when made) is
+  // made on first use.
+  class Queue {
+   public:
+    bool empty() const { return !q_ || q_->empty(); }
+    size_t size() const { return q_ ? q_->size() : 0; }
+    void push_back(Out out) {
+      if (!q_) q_ = std::make_unique<std::deque<Out>>();
+      q_->push_back(std::move(out));
+    }
+    Out& front() { return q_->front(); }
+    void pop_front() { q_->pop_front(); }
+    template <class F>
+    void ForEach(F f) const {
+      if (q_) for (const Out& out : *q_) f(out);
+    }
+
+   private:
+    std::unique_ptr<std::deque<Out>> q_;
+  };
+  Queue queue;
   std::set<uint16_t> qos2_in;  // QoS 2 packet ids received, PUBREL not yet
   uint16_t next_packet_id = 1;
-  std::optional<Will> will;
+  std::unique_ptr<Will> will;  // a pointer: most sessions have none
   std::optional<Clock::time_point> will_at;  // a delayed will's time
   std::optional<std::string> username;       // as signed in, for ACLs
   std::optional<int64_t> disconnected_ms;  // Unix ms its connection ended
@@ -133,7 +154,7 @@ Status Broker::Load(Clock::time_point now) {
     s->version = r.version;
     s->expiry = r.expiry;
     s->username = std::move(r.username);
-    s->will = std::move(r.will);
+    if (r.will) s->will = std::make_unique<Will>(std::move(*r.will));
     s->stored = true;
     s->contents_stored = s->expiry != 0;
     // A session that was connected when the node stopped lost its
@@ -347,7 +368,7 @@ void Broker::OnConnect(Connection& c, Connect connect, Clock::time_point now) {
   } else {
     s->expiry = connect.clean_start ? 0 : kNeverExpires;
   }
-  s->will = std::move(connect.will);
+  s->will = connect.will ? std::make_unique<Will>(std::move(*connect.will)) : nullptr;
   s->username = connect.username;
   StoreSession(*s, now);
   StoreContents(*s);
@@ -623,7 +644,7 @@ void Broker::StoreSession(Session& s, Clock::time_point now) {
   r.version = s.version;
   r.expiry = s.expiry;
   r.username = s.username;
-  r.will = s.will;
+  if (s.will) r.will = *s.will;
   if (s.conn == nullptr) r.disconnected_ms = s.disconnected_ms.value_or(options_.wall_ms());
   store_->PutSession(r);
   s.stored = true;
@@ -637,9 +658,9 @@ void Broker::StoreContents(Session& s) {
     return;
   }
   for (const auto& [filter, o] : s.subscriptions) store_->PutSubscription(s.id, filter, o);
-  for (const Session::Out& out : s.queue) {
+  s.queue.ForEach([&](const Session::Out& out) {
     StoreEntry(s, *out.message, out.seq, out.qos, out.retain, out.subscription_ids);
-  }
+  });
   for (const auto& [id, f] : s.inflight) {
     if (!f.released) {
       StoreEntry(s, *f.out.message, f.out.seq, f.out.qos, f.out.retain, f.out.subscription_ids);
