@@ -195,9 +195,11 @@ int Serve(const std::vector<std::string>& args, Home& home) {
   node::Users* user_list = users->get();
 
   // MQTT clients sign in as a node user: the user's name, and its secret
-  // key as the password. Without a name, only on loopback unless the
-  // config says otherwise.
-  const bool anonymous = config.mqtt_allow_anonymous.value_or(IsLoopback(mqtt_options.host));
+  // key as the password. Without a name, only while every listener MQTT is
+  // served on (TCP, and WebSocket on the HTTP listener) is on loopback,
+  // unless the config says otherwise.
+  const bool anonymous = config.mqtt_allow_anonymous.value_or(IsLoopback(mqtt_options.host) &&
+                                                              IsLoopback(s3_listen.host));
   mqtt_options.broker.authenticate = [user_list, anonymous](
                                          const std::optional<std::string>& name,
                                          const std::optional<Bytes>& password) -> uint8_t {

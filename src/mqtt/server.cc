@@ -124,8 +124,7 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
       closing_ = true;
       broker_->Lost(id_, Clock::now());
     }
-    pending_.push_back(http::ws::CloseFrame(code));
-    if (!writing_) Write();
+    Queue(http::ws::CloseFrame(code));
   }
 
   // Waits until the socket is readable, then reads what is there into the
@@ -174,9 +173,15 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
         }
         case Kind::kPong:
           break;
-        case Kind::kClose:
-          EndWebSocket(e.close_code == 1005 ? http::ws::kNormalClosure : e.close_code);
+        case Kind::kClose: {
+          // Echo the client's code if it may be sent (RFC 6455 §7.4).
+          uint16_t c = e.close_code;
+          bool sendable = (c >= 1000 && c <= 1003) || (c >= 1007 && c <= 1014) ||
+                          (c >= 3000 && c <= 4999);
+          EndWebSocket(c == 1005 ? http::ws::kNormalClosure
+                                 : sendable ? c : http::ws::kProtocolError);
           break;
+        }
       }
     });
     if (!st.ok() && !closing_) EndWebSocket(ws_->close_code());
@@ -328,7 +333,38 @@ std::string Server::address() const {
 
 uint16_t Server::port() const { return impl_->port; }
 
+namespace {
+
+// The host of an origin or Host value ("http://h:1", "h:1", "[::1]:1").
+std::string_view HostOf(std::string_view v) {
+  if (size_t p = v.find("://"); p != std::string_view::npos) v.remove_prefix(p + 3);
+  v = v.substr(0, v.find('/'));
+  if (!v.empty() && v.front() == '[') return v.substr(0, v.find(']') + 1);
+  return v.substr(0, v.find(':'));
+}
+
+// A page in a browser may open a WebSocket to any address, and the browser
+// says whose page it is in Origin. One from another site must not reach a
+// broker that lets anonymous clients in on loopback: only pages served from
+// loopback or by this node (Origin naming the host the request was sent
+// to) may connect. Clients that are not browsers send no Origin.
+bool OriginAllowed(const http::Request& req) {
+  const std::string* origin = req.headers.Find("origin");
+  if (origin == nullptr) return true;
+  std::string_view host = HostOf(*origin);
+  return host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0 ||
+         host == HostOf(req.headers.Get("host"));
+}
+
+}  // namespace
+
 void Server::HandleWebSocket(http::Request& req, http::ResponseWriter& w) {
+  if (!OriginAllowed(req)) {
+    http::Headers h;
+    h.Add("Content-Type", "text/plain");
+    (void)w.Send(403, h, "MQTT over WebSocket is not open to pages from other origins\n");
+    return;
+  }
   auto headers = http::ws::Accept(req, "mqtt");
   if (!headers.ok()) {
     if (auto old = http::ws::Accept(req, "mqttv3.1"); old.ok()) headers = std::move(old);
