@@ -96,11 +96,19 @@ struct Broker::Connection {
   Clock::time_point last_packet;
   uint16_t receive_maximum = 65535;  // the client's
   uint32_t max_packet_size = kMaxRemainingLength + 5;  // the client's
-  std::unordered_map<uint16_t, std::string> aliases;  // client → broker
-  // Broker → client (5.0): the client's Topic Alias Maximum, and the topics
-  // given an alias so far, one each until the maximum is reached.
-  uint16_t client_alias_maximum = 0;
-  std::unordered_map<std::string, uint16_t> out_aliases;
+  // Topic aliases, made on first use (most connections use none):
+  // client → broker, and broker → client (5.0): the topics given an alias
+  // so far, one each until the client's Topic Alias Maximum is reached.
+  struct Aliases {
+    std::unordered_map<uint16_t, std::string> in;
+    std::unordered_map<std::string, uint16_t> out;
+  };
+  std::unique_ptr<Aliases> aliases;
+  Aliases& alias_maps() {
+    if (!aliases) aliases = std::make_unique<Aliases>();
+    return *aliases;
+  }
+  uint16_t client_alias_maximum = 0;  // the client's Topic Alias Maximum
 
   bool Congested(size_t limit) const { return link->backlog() + out.size() > limit; }
 };
@@ -424,14 +432,15 @@ void Broker::OnPublish(Connection& c, Publish p, Clock::time_point now) {
       return;
     }
     if (p.topic.empty()) {
-      auto it = c.aliases.find(alias);
-      if (it == c.aliases.end()) {
+      auto& in = c.alias_maps().in;
+      auto it = in.find(alias);
+      if (it == in.end()) {
         Drop(c, reason::kProtocolError, false, now);
         return;
       }
       p.topic = it->second;
     } else {
-      c.aliases[alias] = p.topic;
+      c.alias_maps().in[alias] = p.topic;
     }
     p.properties.topic_alias.reset();
   }
@@ -603,11 +612,12 @@ bool Broker::SendPublish(Connection& c, Session& s, const Message& m, uint8_t qo
   // while aliases are left, goes whole with a new alias.
   std::optional<uint16_t> new_alias;
   if (c.client_alias_maximum > 0) {
-    if (auto it = c.out_aliases.find(m.topic); it != c.out_aliases.end()) {
+    auto& out = c.alias_maps().out;
+    if (auto it = out.find(m.topic); it != out.end()) {
       p.topic.clear();
       p.properties.topic_alias = it->second;
-    } else if (c.out_aliases.size() < c.client_alias_maximum) {
-      new_alias = static_cast<uint16_t>(c.out_aliases.size() + 1);
+    } else if (out.size() < c.client_alias_maximum) {
+      new_alias = static_cast<uint16_t>(out.size() + 1);
       p.properties.topic_alias = new_alias;
     }
   }
@@ -619,7 +629,7 @@ bool Broker::SendPublish(Connection& c, Session& s, const Message& m, uint8_t qo
     stats_.messages_dropped++;
     return false;
   }
-  if (new_alias) c.out_aliases.emplace(m.topic, *new_alias);
+  if (new_alias) c.aliases->out.emplace(m.topic, *new_alias);
   stats_.messages_sent++;
   return true;
 }

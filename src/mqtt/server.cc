@@ -60,7 +60,6 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
   TcpLink(tcp::socket socket, Broker* broker, ReadBuffer* buffer, size_t drain_bytes,
           bool websocket)
       : socket_(std::move(socket)),
-        linger_(socket_.get_executor()),
         broker_(broker),
         buffer_(buffer),
         drain_bytes_(drain_bytes) {
@@ -219,8 +218,10 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
     half_closed_ = true;
     boost::system::error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_send, ignored);
-    linger_.expires_after(kLinger);
-    linger_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    // The timer is made only now: idle connections need none.
+    linger_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+    linger_->expires_after(kLinger);
+    linger_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (!ec) self->CloseNow();
     });
   }
@@ -228,13 +229,13 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
   void CloseNow() {
     if (closed_) return;
     closed_ = true;
-    linger_.cancel();
+    if (linger_) linger_->cancel();
     boost::system::error_code ignored;
     socket_.close(ignored);
   }
 
   tcp::socket socket_;
-  asio::steady_timer linger_;
+  std::unique_ptr<asio::steady_timer> linger_;
   Broker* broker_;
   ReadBuffer* buffer_;
   const size_t drain_bytes_;
