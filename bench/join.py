@@ -18,8 +18,8 @@ import json
 import statistics
 import sys
 
-# Units of figures where lower is better: peak memory.
-LOWER_IS_BETTER = {"MB"}
+# Units of figures where lower is better: memory, latency.
+LOWER_IS_BETTER = {"MB", "KiB/conn", "us"}
 # Fields both sides must report alike for a figure to be a fair comparison.
 MUST_AGREE = ("tree_hash", "keys")
 
