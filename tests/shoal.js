@@ -41,6 +41,24 @@ function okAsync (home, args, { input } = {}) {
   })
 }
 
+// Runs another program (a stock client) to its end, killed after
+// `timeoutMs`; resolves with its exit code and output, never rejects.
+function client (program, args, timeoutMs = 10000) {
+  return new Promise((resolve) => {
+    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => { stdout += d })
+    child.stderr.on('data', (d) => { stderr += d })
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.on('error', (e) => { stderr += e.message })
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
 function tempHome () {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-test-'))
 }
@@ -141,4 +159,4 @@ async function poll (fn, what, ms = 60000) {
   }
 }
 
-module.exports = { BIN, AWS, run, ok, okAsync, tempHome, serve, waitExit, clientEnv, aws, poll }
+module.exports = { BIN, AWS, run, ok, okAsync, client, tempHome, serve, waitExit, clientEnv, aws, poll }

@@ -8,21 +8,7 @@ const net = require('node:net')
 const { spawn } = require('node:child_process')
 const shoal = require('../shoal.js')
 
-// Runs a mosquitto client to its end; resolves with its exit code and output.
-function client (program, args, timeoutMs = 10000) {
-  return new Promise((resolve) => {
-    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => { stdout += d })
-    child.stderr.on('data', (d) => { stderr += d })
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
+const { client } = shoal
 
 // A subscriber that runs until it has `count` messages; `ready` resolves once
 // its SUBSCRIBE is acknowledged (-d prints "received SUBACK").

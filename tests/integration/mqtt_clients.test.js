@@ -7,7 +7,6 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const net = require('node:net')
 const path = require('node:path')
-const { spawn } = require('node:child_process')
 const mqtt = require('mqtt')
 const shoal = require('../shoal.js')
 
@@ -232,15 +231,7 @@ test('ws: a bad handshake gets an HTTP error, and a text frame closes only its c
 test('Python paho over TCP and WebSocket, 3.1.1 and 5.0', async () => {
   const script = path.join(__dirname, 'paho_check.py')
   const wsPort = node.s3.split(':').pop()
-  const r = await new Promise((resolve) => {
-    const child = spawn(PYTHON, [script, String(node.mqttPort), wsPort], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => { stdout += d })
-    child.stderr.on('data', (d) => { stderr += d })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60000)
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }) })
-  })
+  const r = await shoal.client(PYTHON, [script, String(node.mqttPort), wsPort], 60000)
   assert.equal(r.code, 0, r.stdout + r.stderr)
   const lines = r.stdout.trim().split('\n')
   // One line per transport and version, each "ok ...".

@@ -6,24 +6,10 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
-const { spawn } = require('node:child_process')
 const mqtt = require('mqtt')
 const shoal = require('../shoal.js')
 
-function client (program, args, timeoutMs = 10000) {
-  return new Promise((resolve) => {
-    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => { stdout += d })
-    child.stderr.on('data', (d) => { stderr += d })
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
+const { client } = shoal
 
 // An MQTT.js client, connected. `onMessage` is attached before CONNECT goes:
 // a resumed session's messages may come in the same read as the CONNACK.
