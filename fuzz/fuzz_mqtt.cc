@@ -1,14 +1,20 @@
 // Feeds arbitrary bytes to the MQTT framing and packet decoder, as a client
-// of any version could send them, and to the topic checks. Nothing may read
-// out of bounds or loop; whatever decodes must encode to bytes that decode
-// to the same packet; a topic filter that is valid must match names
-// consistently with its rules.
+// of any version could send them, to the topic checks, to the WebSocket
+// framing MQTT also arrives in, and to the decoder of the broker's stored
+// messages. Nothing may read out of bounds or loop; whatever decodes must
+// encode to bytes that decode to the same packet; a topic filter that is
+// valid must match names consistently with its rules; WebSocket frames must
+// decode alike whole and in two pieces.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include <string>
+
 #include "base/check.h"
+#include "http/websocket.h"
 #include "mqtt/codec.h"
+#include "mqtt/state_store.h"
 #include "mqtt/topic.h"
 
 using namespace shoal;
@@ -47,6 +53,37 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (ValidTopicFilter(filter) && ValidTopicName(name)) {
     if (filter == name) SHOAL_CHECK(Matches(filter, name));
     if (filter == "#" && name[0] != '$') SHOAL_CHECK(Matches(filter, name));
+  }
+
+  // WebSocket frames, whole and split at a point the first byte picks: the
+  // same payload bytes and events, and the same verdict.
+  auto frames = [&](size_t split) {
+    Bytes copy(data + 1, data + size);
+    std::string out;
+    http::ws::Decoder d;
+    bool in_data = false;  // data comes in pieces wherever the input was cut
+    auto sink = [&](const http::ws::Decoder::Event& e) {
+      const bool data_event = e.kind == http::ws::Decoder::Event::Kind::kData;
+      if (!(data_event && in_data)) out += static_cast<char>('0' + static_cast<int>(e.kind));
+      in_data = data_event;
+      out.append(reinterpret_cast<const char*>(e.data.data()), e.data.size());
+    };
+    split = std::min(split, copy.size());
+    Status st = d.Feed(std::span<uint8_t>(copy.data(), split), sink);
+    if (st.ok()) st = d.Feed(std::span<uint8_t>(copy.data() + split, copy.size() - split), sink);
+    return std::make_pair(st.ok(), out);
+  };
+  auto whole = frames(size);
+  auto pieces = frames(data[0]);
+  SHOAL_CHECK(whole.first == pieces.first);
+  if (whole.first) SHOAL_CHECK(whole.second == pieces.second);
+
+  // A stored message: what decodes encodes back to the same message.
+  auto stored = DecodeStoredMessage(ByteView(data + 1, size - 1));
+  if (stored.ok()) {
+    Bytes again = EncodeStoredMessage(stored->publish, stored->publish.payload, stored->expires_ms);
+    auto back = DecodeStoredMessage(again);
+    SHOAL_CHECK(back.ok() && back->publish == stored->publish && back->expires_ms == stored->expires_ms);
   }
   return 0;
 }

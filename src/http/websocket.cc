@@ -72,6 +72,7 @@ Status Decoder::Fail(uint16_t code, std::string_view why) {
 }
 
 Status Decoder::Feed(std::span<uint8_t> in, const Sink& sink) {
+  if (closed_) return Status::OK();  // what follows a close frame is ignored
   if (failed_) return Status::InvalidArgument("websocket: the stream already failed");
   size_t at = 0;
   while (at < in.size()) {
@@ -152,7 +153,7 @@ Status Decoder::Feed(std::span<uint8_t> in, const Sink& sink) {
       uint16_t code = control_.size() >= 2 ? static_cast<uint16_t>(control_[0] << 8 | control_[1]) : 1005;
       ByteView reason = control_.size() > 2 ? ByteView(control_).subspan(2) : ByteView();
       sink(Event{Event::Kind::kClose, reason, code});
-      failed_ = true;  // nothing may follow a close frame
+      closed_ = true;  // nothing may follow a close frame
       return Status::OK();
     }
     sink(Event{opcode_ == Opcode::kPing ? Event::Kind::kPing : Event::Kind::kPong, control_, 0});

@@ -74,7 +74,8 @@ class Decoder {
   // set to the code to close with: kProtocolError (an unmasked frame,
   // reserved bits, an unknown opcode, a control frame fragmented or over
   // 125 bytes, a continuation out of place) or kUnsupportedData (a text
-  // frame, when binary_only). Nothing is decoded after an error.
+  // frame, when binary_only). Nothing is decoded after an error, and
+  // nothing after a close frame (the input is ignored, and OK returned).
   Status Feed(std::span<uint8_t> in, const Sink& sink);
 
   // Text frames are refused (MQTT over WebSocket is binary, MQTT 5.0 §6).
@@ -97,6 +98,7 @@ class Decoder {
   Bytes control_;            // a control frame's payload so far
   uint16_t close_code_ = 0;
   bool failed_ = false;
+  bool closed_ = false;  // a close frame came
 };
 
 // Bytes of the header of an unmasked frame with `length` bytes of payload.

@@ -172,7 +172,12 @@ Result<StoredMessage> DecodeStoredMessage(ByteView value) {
   auto* p = std::get_if<Publish>(&*decoded);
   if (p == nullptr) return Status::Malformed("mqtt stored message: not a PUBLISH");
   m.publish = std::move(*p);
+  // What a stored message never carries (EncodeStoredMessage leaves it out).
+  m.publish.dup = false;
   m.publish.packet_id = 0;
+  m.publish.properties.message_expiry.reset();
+  m.publish.properties.topic_alias.reset();
+  m.publish.properties.subscription_ids.clear();
   return m;
 }
 
