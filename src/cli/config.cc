@@ -33,6 +33,15 @@ Status ReadStrings(const toml::node& value, const std::string& at, std::vector<s
   return Status::OK();
 }
 
+// `value` as true or false, into *out (a bool or an optional one).
+template <typename T>
+Status ReadBool(const toml::node& value, const std::string& at, T* out) {
+  auto v = value.value<bool>();
+  if (!v) return Status::InvalidArgument(at + " must be true or false");
+  *out = *v;
+  return Status::OK();
+}
+
 // An integer setting in [lo, hi].
 template <typename T>
 Status ReadCount(const toml::node& value, const std::string& at, int64_t lo, int64_t hi,
@@ -137,9 +146,7 @@ Status LoadConfig(const std::string& path, ServeConfig* config) {
       } else if (k == "bootstrap") {
         SHOAL_RETURN_IF_ERROR(ReadStrings(value, at, &config->dht_bootstrap));
       } else if (k == "lan") {
-        auto v = value.value<bool>();
-        if (!v) return Status::InvalidArgument(at + " must be true or false");
-        config->lan = *v;
+        SHOAL_RETURN_IF_ERROR(ReadBool(value, at, &config->lan));
       } else {
         return Status::InvalidArgument(path + ": " + Where(value.source()) + ": unknown key discovery." + k);
       }
@@ -152,9 +159,7 @@ Status LoadConfig(const std::string& path, ServeConfig* config) {
       if (k == "listen") {
         SHOAL_RETURN_IF_ERROR(ReadString(value, at, &config->mqtt_listen));
       } else if (k == "allow_anonymous") {
-        auto v = value.value<bool>();
-        if (!v) return Status::InvalidArgument(at + " must be true or false");
-        config->mqtt_allow_anonymous = *v;
+        SHOAL_RETURN_IF_ERROR(ReadBool(value, at, &config->mqtt_allow_anonymous));
       } else if (k == "max_packet_size") {
         SHOAL_RETURN_IF_ERROR(ReadCount(value, at, 16, 268'435'460, &config->mqtt_max_packet_size));
       } else if (k == "receive_maximum") {

@@ -1,5 +1,6 @@
 #include "http/websocket.h"
 
+#include <algorithm>
 #include <string>
 
 #include "crypto/digest.h"
@@ -39,7 +40,7 @@ std::string AcceptKey(std::string_view key) {
   return ToBase64(crypto::Sha1(AsBytes(s)));
 }
 
-Result<Headers> Accept(const Request& req, std::string_view subprotocol) {
+Result<Headers> Accept(const Request& req, std::initializer_list<std::string_view> subprotocols) {
   if (req.method != "GET") return Status::InvalidArgument("a WebSocket handshake must be a GET");
   if (!IsUpgrade(req) || !HasToken(req.headers, "connection", "upgrade")) {
     return Status::InvalidArgument("not a WebSocket handshake (Upgrade and Connection)");
@@ -54,14 +55,19 @@ Result<Headers> Accept(const Request& req, std::string_view subprotocol) {
   if (!nonce || nonce->size() != 16) {
     return Status::InvalidArgument("Sec-WebSocket-Key is not 16 bytes of base64");
   }
-  if (!HasToken(req.headers, "sec-websocket-protocol", subprotocol)) {
-    return Status::InvalidArgument("the WebSocket subprotocol must be " + std::string(subprotocol));
+  const std::string_view* chosen = std::find_if(
+      subprotocols.begin(), subprotocols.end(),
+      [&](std::string_view p) { return HasToken(req.headers, "sec-websocket-protocol", p); });
+  if (chosen == subprotocols.end()) {
+    std::string names;
+    for (std::string_view p : subprotocols) names += (names.empty() ? "" : " or ") + std::string(p);
+    return Status::InvalidArgument("the WebSocket subprotocol must be " + names);
   }
   Headers h;
   h.Add("Upgrade", "websocket");
   h.Add("Connection", "Upgrade");
   h.Add("Sec-WebSocket-Accept", AcceptKey(key));
-  h.Add("Sec-WebSocket-Protocol", std::string(subprotocol));
+  h.Add("Sec-WebSocket-Protocol", std::string(*chosen));
   return h;
 }
 

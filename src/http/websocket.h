@@ -5,7 +5,7 @@
 // (ResponseWriter::TakeOver) and runs the framing on its own socket, the
 // way the MQTT broker does at /mqtt.
 //
-//   auto headers = ws::Accept(req, "mqtt");      // 101's headers, or why not
+//   auto headers = ws::Accept(req, {"mqtt"});    // 101's headers, or why not
 //   w.Send(101, *headers, "");
 //   auto conn = w.TakeOver();
 //   ws::Decoder d;                               // then, for bytes read:
@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <span>
 #include <string_view>
 
@@ -31,12 +32,12 @@ namespace shoal::http::ws {
 bool IsUpgrade(const Request& req);
 
 // Checks the handshake of `req` (RFC 6455 §4.2.1) and returns the headers of
-// the 101 answer, which names `subprotocol`. InvalidArgument, with the
-// reason, when `req` is not a valid handshake or does not offer
-// `subprotocol` in Sec-WebSocket-Protocol (answer 400); NotSupported for a
-// Sec-WebSocket-Version other than 13 (answer 426 with
+// the 101 answer, which names the first of `subprotocols` that the client
+// offers in Sec-WebSocket-Protocol. InvalidArgument, with the reason, when
+// `req` is not a valid handshake or offers none of them (answer 400);
+// NotSupported for a Sec-WebSocket-Version other than 13 (answer 426 with
 // Sec-WebSocket-Version: 13).
-Result<Headers> Accept(const Request& req, std::string_view subprotocol);
+Result<Headers> Accept(const Request& req, std::initializer_list<std::string_view> subprotocols);
 
 // The Sec-WebSocket-Accept value for a Sec-WebSocket-Key (§4.2.2).
 std::string AcceptKey(std::string_view key);

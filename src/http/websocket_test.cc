@@ -79,23 +79,23 @@ TEST(WebSocket, Handshake) {
   r.headers.Add("Sec-WebSocket-Version", "13");
   r.headers.Add("Sec-WebSocket-Protocol", "mqttv3.1, mqtt");
   ASSERT_TRUE(IsUpgrade(r));
-  auto h = Accept(r, "mqtt");
+  auto h = Accept(r, {"mqtt"});
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   EXPECT_EQ(h->Get("sec-websocket-accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
   EXPECT_EQ(h->Get("sec-websocket-protocol"), "mqtt");
 
   Request wrong_protocol = r;
   wrong_protocol.headers.Set("Sec-WebSocket-Protocol", "chat");
-  EXPECT_TRUE(Accept(wrong_protocol, "mqtt").status().IsInvalidArgument());
+  EXPECT_TRUE(Accept(wrong_protocol, {"mqtt"}).status().IsInvalidArgument());
   Request old = r;
   old.headers.Set("Sec-WebSocket-Version", "8");
-  EXPECT_EQ(Accept(old, "mqtt").status().code(), Status::Code::kNotSupported);
+  EXPECT_EQ(Accept(old, {"mqtt"}).status().code(), Status::Code::kNotSupported);
   Request bad_key = r;
   bad_key.headers.Set("Sec-WebSocket-Key", "c2hvcnQ=");
-  EXPECT_FALSE(Accept(bad_key, "mqtt").ok());
+  EXPECT_FALSE(Accept(bad_key, {"mqtt"}).ok());
   Request post = r;
   post.method = "POST";
-  EXPECT_FALSE(Accept(post, "mqtt").ok());
+  EXPECT_FALSE(Accept(post, {"mqtt"}).ok());
   Request plain;
   plain.method = "GET";
   EXPECT_FALSE(IsUpgrade(plain));

@@ -12,6 +12,10 @@ namespace {
 
 constexpr uint32_t kNeverExpires = 0xffffffff;
 
+// The broker's own statistics: no client publishes there, and nothing there
+// is stored (it is made again after a restart).
+bool IsSys(std::string_view topic) { return topic == "$SYS" || topic.rfind("$SYS/", 0) == 0; }
+
 }  // namespace
 
 // A published message as the broker keeps it: once, shared by every queue
@@ -200,7 +204,7 @@ Status Broker::Load(Clock::time_point now) {
     }
     s->qos2_in.insert(stored.qos2_in.begin(), stored.qos2_in.end());
     next_session_ = std::max(next_session_, s->id + 1);
-    if (!r.disconnected_ms) StoreSession(*s, now);
+    if (!r.disconnected_ms) StoreSession(*s);
     sessions_by_id_[s->id] = s.get();
     std::string client_id = s->client_id;
     sessions_[client_id] = std::move(s);
@@ -378,7 +382,7 @@ void Broker::OnConnect(Connection& c, Connect connect, Clock::time_point now) {
   }
   s->will = connect.will ? std::make_unique<Will>(std::move(*connect.will)) : nullptr;
   s->username = connect.username;
-  StoreSession(*s, now);
+  StoreSession(*s);
   StoreContents(*s);
   c.session = s;
   c.connected = true;
@@ -449,7 +453,7 @@ void Broker::OnPublish(Connection& c, Publish p, Clock::time_point now) {
     return;
   }
   stats_.messages_received++;
-  if (p.topic.rfind("$SYS/", 0) == 0 || p.topic == "$SYS") {
+  if (IsSys(p.topic)) {
     // The broker's own statistics: acknowledged, never routed or retained.
     if (p.qos == 1) Send(c, Ack{PacketType::kPuback, p.packet_id, reason::kNotAuthorized, {}});
     if (p.qos == 2) {
@@ -640,8 +644,7 @@ void Broker::Send(Connection& c, const Packet& p) {
   Encode(p, c.version, &c.out);
 }
 
-void Broker::StoreSession(Session& s, Clock::time_point now) {
-  (void)now;
+void Broker::StoreSession(Session& s) {
   if (!store_) return;
   if (s.expiry == 0 && !s.will) {
     if (s.stored || s.contents_stored) store_->DeleteSession(s.id);
@@ -771,7 +774,7 @@ void Broker::Drop(Connection& c, uint8_t why, bool clean, Clock::time_point now)
   }
   if (s->expiry != kNeverExpires) s->expires_at = now + std::chrono::seconds(s->expiry);
   s->disconnected_ms = options_.wall_ms();
-  StoreSession(*s, now);
+  StoreSession(*s);
 }
 
 void Broker::PublishWill(Session& s, Clock::time_point now) {
@@ -779,7 +782,7 @@ void Broker::PublishWill(Session& s, Clock::time_point now) {
   Will w = std::move(*s.will);
   s.will.reset();
   s.will_at.reset();
-  if (s.stored) StoreSession(s, now);
+  if (s.stored) StoreSession(s);
   if (!ValidTopicName(w.topic)) return;
   if (options_.authorize && !options_.authorize(s.username, true, w.topic)) return;
   auto m = MakeMessage(std::move(w.topic), std::move(w.payload), w.qos, w.retain, s.id,
@@ -814,8 +817,7 @@ std::shared_ptr<const Broker::Message> Broker::MakeMessage(std::string topic, By
 
 void Broker::Retain(const std::shared_ptr<const Message>& m) {
   if (!m->retain) return;
-  // The broker's own $SYS topics are made again after a restart.
-  const bool keep = store_ && m->topic.rfind("$SYS/", 0) != 0;
+  const bool keep = store_ && !IsSys(m->topic);
   if (m->payload.empty()) {
     // An empty retained message clears the topic.
     if (retained_.erase(m->topic) && keep) store_->DeleteRetained(m->topic);
@@ -1042,7 +1044,7 @@ void Broker::Tick(Clock::time_point now) {
     // (a subscriber never gets them either way: Deliver checks).
     for (auto it = retained_.begin(); it != retained_.end();) {
       if (it->second->expires && now >= *it->second->expires) {
-        if (store_ && it->first.rfind("$SYS/", 0) != 0) store_->DeleteRetained(it->first);
+        if (store_ && !IsSys(it->first)) store_->DeleteRetained(it->first);
         it = retained_.erase(it);
       } else {
         ++it;

@@ -190,7 +190,7 @@ class Broker {
   // StoreSession writes the record as it is now, or deletes the session;
   // StoreContents starts or stops keeping the contents as the session's
   // expiry now says.
-  void StoreSession(Session& s, Clock::time_point now);
+  void StoreSession(Session& s);
   void StoreContents(Session& s);
   void StoreEntry(Session& s, const Message& m, uint64_t seq, uint8_t qos, bool retain,
                   const std::vector<uint32_t>& ids);

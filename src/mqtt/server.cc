@@ -106,23 +106,25 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
     if (!writing_) Write();
   }
 
-  // The socket failed or the client closed it: the broker hears of it
-  // unless it closed the connection itself.
-  void Lost() {
+  // The client ended the connection: the broker hears of it unless it
+  // closed the connection itself.
+  void TellLost() {
     if (!closing_) {
       closing_ = true;
       broker_->Lost(id_, Clock::now());
     }
+  }
+
+  // The socket failed or the client closed it.
+  void Lost() {
+    TellLost();
     CloseNow();
   }
 
-  // The client's WebSocket ended (a close frame) or broke the framing: the
-  // broker loses the connection, and a close frame answers.
+  // The client's WebSocket ended (a close frame) or broke the framing: a
+  // close frame answers, then the socket closes gracefully.
   void EndWebSocket(uint16_t code) {
-    if (!closing_) {
-      closing_ = true;
-      broker_->Lost(id_, Clock::now());
-    }
+    TellLost();
     Queue(http::ws::CloseFrame(code));
   }
 
@@ -366,10 +368,7 @@ void Server::HandleWebSocket(http::Request& req, http::ResponseWriter& w) {
     (void)w.Send(403, h, "MQTT over WebSocket is not open to pages from other origins\n");
     return;
   }
-  auto headers = http::ws::Accept(req, "mqtt");
-  if (!headers.ok()) {
-    if (auto old = http::ws::Accept(req, "mqttv3.1"); old.ok()) headers = std::move(old);
-  }
+  auto headers = http::ws::Accept(req, {"mqtt", "mqttv3.1"});
   if (!headers.ok()) {
     http::Headers h;
     h.Add("Content-Type", "text/plain");

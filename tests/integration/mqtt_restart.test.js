@@ -27,10 +27,28 @@ async function stop (node, signal) {
   await shoal.waitExit(node.child)
 }
 
-test('a persistent session gets its messages after serve is restarted', async () => {
+// Runs fn(node, restart) with `shoal serve` on a fresh home. restart(signal)
+// stops the running node with `signal` (unless it has already exited) and
+// resolves with a new one on the same home. The last node is stopped and
+// the home removed at the end.
+async function withRestarts (fn) {
   const home = shoal.tempHome()
-  let node = await shoal.serve(home)
+  let current = await shoal.serve(home)
+  const restart = async (signal) => {
+    await stop(current, signal)
+    current = await shoal.serve(home)
+    return current
+  }
   try {
+    await fn(current, restart)
+  } finally {
+    await stop(current, 'SIGTERM')
+    fs.rmSync(home, { recursive: true, force: true })
+  }
+}
+
+test('a persistent session gets its messages after serve is restarted', async () => {
+  await withRestarts(async (node, restart) => {
     let p = ['-p', String(node.mqttPort)]
     // 3.1.1, clean session off, and 5.0 with a session expiry interval.
     await client('mosquitto_sub', [...p, '-c', '-i', 'old', '-q', '2', '-t', 'jobs/#', '-W', '1'])
@@ -41,9 +59,7 @@ test('a persistent session gets its messages after serve is restarted', async ()
       assert.equal(r.code, 0, r.stderr)
     }
     assert.equal((await client('mosquitto_pub', [...p, '-r', '-q', '1', '-t', 'state/door', '-m', 'open'])).code, 0)
-    await stop(node, 'SIGTERM')
-
-    node = await shoal.serve(home)
+    node = await restart('SIGTERM')
     p = ['-p', String(node.mqttPort)]
     const want = ['jobs/0 j0', 'jobs/1 j1', 'jobs/2 j2', 'jobs/3 j3', 'jobs/4 j4', 'jobs/5 j5']
     let r = await client('mosquitto_sub', [...p, '-c', '-i', 'old', '-q', '2', '-t', 'jobs/#', '-v', '-C', '6', '-W', '5'])
@@ -56,16 +72,11 @@ test('a persistent session gets its messages after serve is restarted', async ()
     assert.equal(r.stdout, '')
     r = await client('mosquitto_sub', [...p, '-t', 'state/#', '-v', '-C', '1', '-W', '5'])
     assert.equal(r.stdout.trim(), 'state/door open')
-  } finally {
-    await stop(node, 'SIGTERM')
-    fs.rmSync(home, { recursive: true, force: true })
-  }
+  })
 })
 
 test('no acknowledged message is lost when serve is killed in the middle of writes', async () => {
-  const home = shoal.tempHome()
-  let node = await shoal.serve(home)
-  try {
+  await withRestarts(async (node, restart) => {
     // Two persistent subscribers: 5.0 and 3.1.1 (MQTT.js).
     for (const [clientId, protocolVersion, qos] of [['sub5', 5, 2], ['sub4', 4, 1]]) {
       const { c } = await connect(node.mqttPort, {
@@ -103,7 +114,7 @@ test('no acknowledged message is lost when serve is killed in the middle of writ
     pub.end(true)
     assert.ok(acked.size >= 300, `only ${acked.size} acknowledged`)
 
-    node = await shoal.serve(home)
+    node = await restart('SIGKILL')  // killed already
     for (const [clientId, protocolVersion] of [['sub5', 5], ['sub4', 4]]) {
       const got = new Set()
       const { c, ack } = await connect(node.mqttPort, {
@@ -124,16 +135,11 @@ test('no acknowledged message is lost when serve is killed in the middle of writ
       assert.deepEqual(missing, [], `${clientId}: ${missing.length} of ${acked.size} acknowledged messages lost`)
       await c.endAsync()
     }
-  } finally {
-    await stop(node, 'SIGTERM')
-    fs.rmSync(home, { recursive: true, force: true })
-  }
+  })
 })
 
 test('a will is published after a restart when its client did not come back', async () => {
-  const home = shoal.tempHome()
-  let node = await shoal.serve(home)
-  try {
+  await withRestarts(async (node, restart) => {
     // The watcher keeps its session; the device is connected when the node
     // is killed and does not come back.
     const { c: watcher } = await connect(node.mqttPort, { clientId: 'watcher', clean: false })
@@ -145,13 +151,9 @@ test('a will is published after a restart when its client did not come back', as
       properties: { sessionExpiryInterval: 60 },
       will: { topic: 'status/device', payload: 'offline', qos: 1, retain: true, properties: { willDelayInterval: 1 } }
     })
-    await stop(node, 'SIGKILL')
-    node = await shoal.serve(home)
+    node = await restart('SIGKILL')
     const r = await client('mosquitto_sub', ['-p', String(node.mqttPort), '-c', '-i', 'watcher', '-q', '1',
       '-t', 'status/#', '-v', '-C', '1', '-W', '8'])
     assert.equal(r.stdout.trim(), 'status/device offline')
-  } finally {
-    await stop(node, 'SIGTERM')
-    fs.rmSync(home, { recursive: true, force: true })
-  }
+  })
 })
