@@ -88,7 +88,7 @@ struct Broker::Session {
 
 struct Broker::Connection {
   ConnId id = 0;
-  std::shared_ptr<Link> link;
+  Link* link = nullptr;
   Bytes in;   // a packet not yet whole
   Bytes out;  // packets of this turn, sent together at its end
   bool connected = false;
@@ -217,10 +217,10 @@ Status Broker::Load(Clock::time_point now) {
 
 Broker::~Broker() = default;
 
-Broker::ConnId Broker::Open(std::shared_ptr<Link> link, Clock::time_point now) {
+Broker::ConnId Broker::Open(Link* link, Clock::time_point now) {
   auto c = std::make_unique<Connection>();
   c->id = next_conn_++;
-  c->link = std::move(link);
+  c->link = link;
   c->opened = now;
   c->last_packet = now;
   ConnId id = c->id;

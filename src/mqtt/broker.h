@@ -133,7 +133,9 @@ class Broker {
   // before the first Open. Fails only if the database cannot be read.
   Status Load(Clock::time_point now);
 
-  ConnId Open(std::shared_ptr<Link> link, Clock::time_point now);
+  // A new connection writing to `link`, which must live until the broker
+  // closes it (Link::Close) or is told it is Lost, whichever comes first.
+  ConnId Open(Link* link, Clock::time_point now);
   void Receive(ConnId id, ByteView data, Clock::time_point now);
   // The socket closed or failed: publish the will (as its delay says) and
   // keep or end the session.

@@ -113,7 +113,8 @@ class BrokerTest : public ::testing::Test {
                  std::function<void(Connect&)> edit = {}) {
     Client c;
     c.version = v;
-    c.id = broker_->Open(c.link, now_);
+    links_.push_back(c.link);  // the broker may write to it after `c` is gone
+    c.id = broker_->Open(c.link.get(), now_);
     mqtt::Connect connect;
     connect.version = v;
     connect.client_id = std::move(id);
@@ -122,7 +123,9 @@ class BrokerTest : public ::testing::Test {
     Write(c, connect);
     c.first = c.link->Take(v);
     EXPECT_FALSE(c.first.empty());
-    if (!c.first.empty()) EXPECT_EQ(std::get<Connack>(c.first[0]).reason, reason::kSuccess);
+    if (!c.first.empty()) {
+      EXPECT_EQ(std::get<Connack>(c.first[0]).reason, reason::kSuccess);
+    }
     return c;
   }
 
@@ -142,6 +145,7 @@ class BrokerTest : public ::testing::Test {
   Clock::time_point now_ = Clock::time_point() + 1000h;
   int64_t wall_ms_ = 1'800'000'000'000;
   TestDb db_;
+  std::vector<std::shared_ptr<MemoryLink>> links_;
   std::unique_ptr<Broker> broker_;
 };
 

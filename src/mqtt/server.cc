@@ -1,29 +1,30 @@
 #include "mqtt/server.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
-#include <utility>  // before Asio: Boost 1.74 with g++ 12 needs it
-#include <boost/asio.hpp>
-
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <future>
 #include <thread>
 #include <vector>
 
 #include "http/websocket.h"
+#include "mqtt/event_loop.h"
 
 namespace shoal::mqtt {
-namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
 
 namespace {
 
 constexpr size_t kReadBytes = 64 << 10;
-// Every connection reads into the one buffer of the broker's thread, so an
-// idle connection holds no read buffer of its own.
-using ReadBuffer = std::array<uint8_t, kReadBytes>;
 
 // As many open files as the hard limit allows: the default soft limit of
 // 1,024 would cap clients near a thousand without saying so.
@@ -35,10 +36,36 @@ void RaiseFileLimit() {
   }
 }
 
-}  // namespace
+void SetNoDelay(int fd) {
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+class TcpLink;
+
+// What the connections of one server share: the loop and broker they run
+// on, and the one buffer every read goes into, so an idle connection holds
+// no read buffer of its own.
+struct Hub {
+  EventLoop* loop = nullptr;
+  Broker* broker = nullptr;
+  size_t drain_bytes = 0;  // a backlog back under this is reported Drained
+  std::array<uint8_t, kReadBytes> buffer;
+  TcpLink* links = nullptr;  // every link not yet deleted, linked through them
+};
 
 // One connection, on TCP or on a WebSocket: the broker's Link, and the
 // reads that feed it.
+//
+// Reads: the descriptor stays in the loop for input (level-triggered), and
+// each time it is readable one read goes into the hub's buffer and on to
+// the broker before anything else runs.
+//
+// Writes: what the broker sends is written at once, as far as the socket
+// takes it; the rest waits, in order, and the loop is asked for
+// writability until it is gone. A write error is not reported from inside
+// Send (the broker may be iterating its connections): the link waits for
+// the loop to report the socket, and loses it then.
 //
 // On a WebSocket, every Send goes out as one binary frame; the client's
 // frames are unmasked and their payload handed to the broker as it comes,
@@ -53,32 +80,46 @@ void RaiseFileLimit() {
 // passes. Closing outright with unread input would send a reset, which can
 // destroy the DISCONNECT the client has not read yet and fails the client's
 // last writes.
-class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
+//
+// A link is deleted on the loop once its socket is closed and its linger
+// timer, if it had one, has run; the broker is done with it by then (it was
+// told Lost, or closed it).
+class TcpLink final : public Link, public EventLoop::Watcher {
  public:
   static constexpr auto kLinger = std::chrono::seconds(2);
 
-  TcpLink(tcp::socket socket, Broker* broker, ReadBuffer* buffer, size_t drain_bytes,
-          bool websocket)
-      : socket_(std::move(socket)),
-        broker_(broker),
-        buffer_(buffer),
-        drain_bytes_(drain_bytes) {
+  TcpLink(Hub* hub, int fd, bool websocket) : hub_(hub), fd_(fd) {
     if (websocket) ws_ = std::make_unique<http::ws::Decoder>();
+    next_ = hub_->links;
+    if (next_ != nullptr) next_->prev_ = this;
+    hub_->links = this;
+  }
+
+  ~TcpLink() {
+    if (!closed_) ::close(fd_);
+    if (prev_ != nullptr) prev_->next_ = next_;
+    if (next_ != nullptr) next_->prev_ = prev_;
+    if (hub_->links == this) hub_->links = next_;
   }
 
   // `received`: bytes that came before the link (after a WebSocket
   // handshake read by the HTTP server).
-  void Start(Broker::ConnId id, Bytes received = {}) {
+  void Start(Broker::ConnId id, std::span<uint8_t> received) {
     id_ = id;
-    boost::system::error_code ignored;
-    socket_.non_blocking(true, ignored);
+    if (!hub_->loop->Watch(fd_, EPOLLIN, this).ok()) {
+      Lost();
+      return;
+    }
     if (!received.empty()) Consume(received);
-    if (!closed_) Read();
   }
 
   void Send(Bytes bytes) override {
     if (closing_) return;
-    if (ws_) Queue(FrameHeader(bytes.size()));
+    if (ws_) {
+      Bytes header;
+      http::ws::AppendHeader(http::ws::Opcode::kBinary, bytes.size(), &header);
+      Queue(std::move(header));
+    }
     Queue(std::move(bytes));
   }
 
@@ -86,24 +127,132 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
     if (closing_) return;
     if (ws_) Queue(http::ws::CloseFrame(http::ws::kNormalClosure));
     closing_ = true;
-    if (!writing_) HalfClose();
+    if (backlog_ == 0) HalfClose();
   }
 
   size_t backlog() const override { return backlog_; }
 
- private:
-  static Bytes FrameHeader(size_t n) {
-    Bytes h;
-    h.reserve(10);
-    http::ws::AppendHeader(http::ws::Opcode::kBinary, n, &h);
-    return h;
+  void OnReady(uint32_t events) override {
+    if (closed_) return;  // fetched in the turn it closed
+    if (write_failed_) {
+      Lost();
+      return;
+    }
+    if (backlog_ > 0 && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+      Flush();
+      if (write_failed_) {
+        Lost();
+        return;
+      }
+      if (backlog_ == 0) Flushed();
+      if (closed_) return;
+    }
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ReadOnce();
   }
 
+  TcpLink* next() const { return next_; }
+
+ private:
+  // Writes `bytes` now if nothing waits before them, and keeps what the
+  // socket does not take.
   void Queue(Bytes bytes) {
+    if (bytes.empty() || write_failed_ || closed_) return;
+    if (backlog_ == 0) {
+      ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n == static_cast<ssize_t>(bytes.size())) return;
+      if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        Fail();
+        return;
+      }
+      if (n > 0) bytes.erase(bytes.begin(), bytes.begin() + n);
+      // The socket is full: from now on the loop says when it takes more.
+      if (!hub_->loop->Change(fd_, EPOLLIN | EPOLLOUT, this).ok()) {
+        Fail();
+        return;
+      }
+    }
     backlog_ += bytes.size();
-    if (backlog_ >= drain_bytes_) was_above_ = true;
+    if (backlog_ >= hub_->drain_bytes) was_above_ = true;
     pending_.push_back(std::move(bytes));
-    if (!writing_) Write();
+  }
+
+  // Writes what is pending, as far as the socket takes it.
+  void Flush() {
+    while (backlog_ > 0) {
+      std::array<iovec, 64> iov;
+      size_t count = 0;
+      for (size_t i = head_; i < pending_.size() && count < iov.size(); i++, count++) {
+        size_t skip = i == head_ ? offset_ : 0;
+        iov[count] = {pending_[i].data() + skip, pending_[i].size() - skip};
+      }
+      msghdr msg{};
+      msg.msg_iov = iov.data();
+      msg.msg_iovlen = count;
+      ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR) return;
+        Fail();
+        return;
+      }
+      backlog_ -= static_cast<size_t>(n);
+      size_t left = static_cast<size_t>(n);
+      while (left > 0) {
+        size_t rest = pending_[head_].size() - offset_;
+        if (left < rest) {
+          offset_ += left;
+          break;
+        }
+        left -= rest;
+        pending_[head_++] = Bytes();
+        offset_ = 0;
+      }
+      if (head_ == pending_.size()) {
+        // Nothing waits: give the memory back, an idle link keeps none.
+        pending_ = std::vector<Bytes>();
+        head_ = 0;
+      } else if (head_ >= 64 && head_ * 2 >= pending_.size()) {
+        pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(head_));
+        head_ = 0;
+      }
+    }
+  }
+
+  // Everything queued is written.
+  void Flushed() {
+    if (!hub_->loop->Change(fd_, EPOLLIN, this).ok()) {
+      Lost();
+      return;
+    }
+    if (closing_) {
+      HalfClose();
+    } else if (was_above_ && backlog_ < hub_->drain_bytes) {
+      was_above_ = false;
+      hub_->broker->Drained(id_, Clock::now());
+    }
+  }
+
+  // A write failed: drop the output, and be reported to the loop (a broken
+  // socket is always writable) to lose the connection from there.
+  void Fail() {
+    write_failed_ = true;
+    pending_ = std::vector<Bytes>();
+    head_ = offset_ = backlog_ = 0;
+    (void)hub_->loop->Change(fd_, EPOLLIN | EPOLLOUT, this);
+  }
+
+  void ReadOnce() {
+    ssize_t n = ::recv(fd_, hub_->buffer.data(), hub_->buffer.size(), 0);
+    if (n > 0) {
+      Consume(std::span<uint8_t>(hub_->buffer.data(), static_cast<size_t>(n)));
+      return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    // End of stream, or a failed socket.
+    if (half_closed_) {
+      CloseNow();
+    } else {
+      Lost();
+    }
   }
 
   // The client ended the connection: the broker hears of it unless it
@@ -111,7 +260,7 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
   void TellLost() {
     if (!closing_) {
       closing_ = true;
-      broker_->Lost(id_, Clock::now());
+      hub_->broker->Lost(id_, Clock::now());
     }
   }
 
@@ -126,36 +275,13 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
   void EndWebSocket(uint16_t code) {
     TellLost();
     Queue(http::ws::CloseFrame(code));
-  }
-
-  // Waits until the socket is readable, then reads what is there into the
-  // shared buffer and hands it on before anything else runs on the thread.
-  void Read() {
-    auto self = shared_from_this();
-    socket_.async_wait(tcp::socket::wait_read, [self](boost::system::error_code ec) {
-      if (self->closed_) return;
-      if (ec) {
-        self->Lost();
-        return;
-      }
-      size_t n = self->socket_.read_some(asio::buffer(*self->buffer_), ec);
-      if (ec == asio::error::would_block) {
-        self->Read();
-        return;
-      }
-      if (ec) {
-        self->Lost();
-        return;
-      }
-      self->Consume(std::span<uint8_t>(self->buffer_->data(), n));
-      if (!self->closed_) self->Read();
-    });
+    if (backlog_ == 0) HalfClose();
   }
 
   void Consume(std::span<uint8_t> data) {
     if (closing_) return;  // while closing, input is read only to be discarded
     if (!ws_) {
-      broker_->Receive(id_, data, Clock::now());
+      hub_->broker->Receive(id_, data, Clock::now());
       return;
     }
     using Kind = http::ws::Decoder::Event::Kind;
@@ -163,7 +289,7 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
       if (closing_) return;
       switch (e.kind) {
         case Kind::kData:
-          broker_->Receive(id_, e.data, Clock::now());
+          hub_->broker->Receive(id_, e.data, Clock::now());
           break;
         case Kind::kPing: {
           Bytes pong;
@@ -188,113 +314,128 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
     if (!st.ok() && !closing_) EndWebSocket(ws_->close_code());
   }
 
-  void Write() {
-    writing_ = true;
-    writing_buffers_.swap(pending_);
-    pending_.clear();
-    std::vector<asio::const_buffer> buffers;
-    buffers.reserve(writing_buffers_.size());
-    for (const Bytes& b : writing_buffers_) buffers.push_back(asio::buffer(b));
-    auto self = shared_from_this();
-    asio::async_write(socket_, buffers, [self](boost::system::error_code ec, size_t n) {
-      self->writing_ = false;
-      self->backlog_ -= n;
-      self->writing_buffers_.clear();
-      if (ec) {
-        self->Lost();
-        return;
-      }
-      if (!self->pending_.empty()) {
-        self->Write();
-      } else if (self->closing_) {
-        self->HalfClose();
-      } else if (self->was_above_ && self->backlog_ < self->drain_bytes_) {
-        self->was_above_ = false;
-        self->broker_->Drained(self->id_, Clock::now());
-      }
-    });
-  }
-
   void HalfClose() {
     if (half_closed_ || closed_) return;
     half_closed_ = true;
-    boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_send, ignored);
-    // The timer is made only now: idle connections need none.
-    linger_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
-    linger_->expires_after(kLinger);
-    linger_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (!ec) self->CloseNow();
+    ::shutdown(fd_, SHUT_WR);
+    lingering_ = true;
+    hub_->loop->At(Clock::now() + kLinger, [this] {
+      lingering_ = false;
+      if (closed_) {
+        delete this;
+      } else {
+        CloseNow();
+      }
     });
   }
 
   void CloseNow() {
     if (closed_) return;
     closed_ = true;
-    if (linger_) linger_->cancel();
-    boost::system::error_code ignored;
-    socket_.close(ignored);
+    ::close(fd_);  // which takes it out of the loop
+    pending_ = std::vector<Bytes>();
+    head_ = offset_ = backlog_ = 0;
+    // Deleted once this turn's events are dispatched, or by its timer.
+    if (!lingering_) hub_->loop->Post([this] { delete this; });
   }
 
-  tcp::socket socket_;
-  std::unique_ptr<asio::steady_timer> linger_;
-  Broker* broker_;
-  ReadBuffer* buffer_;
-  const size_t drain_bytes_;
+  Hub* const hub_;
+  TcpLink* prev_ = nullptr;
+  TcpLink* next_ = nullptr;
   std::unique_ptr<http::ws::Decoder> ws_;  // a WebSocket's framing
   Broker::ConnId id_ = 0;
+  // Output the socket has not taken yet: pending_[head_], from offset_ on,
+  // and what follows it.
   std::vector<Bytes> pending_;
-  std::vector<Bytes> writing_buffers_;
+  size_t head_ = 0;
+  size_t offset_ = 0;
   size_t backlog_ = 0;
-  bool writing_ = false;
+  const int fd_;
   bool closing_ = false;      // the broker is done with it, or it failed
   bool half_closed_ = false;  // our side has sent FIN
+  bool lingering_ = false;    // its linger timer is set
   bool closed_ = false;
-  bool was_above_ = false;
+  bool write_failed_ = false;
+  bool was_above_ = false;  // the backlog went over hub_->drain_bytes
 };
 
-struct Server::Impl {
-  explicit Impl(ServerOptions o)
-      : options(std::move(o)), acceptor(io), tick(io), broker(options.broker, Clock::now()) {}
+// A socket address for a numeric host and a port.
+bool MakeAddress(const std::string& host, uint16_t port, sockaddr_storage* out,
+                 socklen_t* len) {
+  *out = {};
+  auto* v4 = reinterpret_cast<sockaddr_in*>(out);
+  if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    *len = sizeof(sockaddr_in);
+    return true;
+  }
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(out);
+  if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    *len = sizeof(sockaddr_in6);
+    return true;
+  }
+  return false;
+}
 
-  void Accept() {
-    acceptor.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
-      if (ec == asio::error::operation_aborted) return;
-      if (!ec) {
-        if (broker.stats().connections >= options.max_connections) {
-          boost::system::error_code ignored;
-          socket.close(ignored);
-        } else {
-          Adopt(std::move(socket), false, {});
-        }
-      }
-      Accept();
-    });
+}  // namespace
+
+struct Server::Impl : EventLoop::Watcher {
+  Impl(ServerOptions o, std::unique_ptr<EventLoop> l)
+      : options(std::move(o)), loop(std::move(l)), broker(options.broker, Clock::now()) {
+    hub.loop = loop.get();
+    hub.broker = &broker;
+    hub.drain_bytes = options.broker.max_backlog_bytes / 2;
   }
 
-  void Adopt(tcp::socket socket, bool websocket, Bytes received) {
-    boost::system::error_code ec;
-    socket.set_option(tcp::no_delay(true), ec);
-    auto link = std::make_shared<TcpLink>(std::move(socket), &broker, &read_buffer,
-                                          options.broker.max_backlog_bytes / 2, websocket);
-    link->Start(broker.Open(link, Clock::now()), std::move(received));
+  ~Impl() {
+    while (hub.links != nullptr) delete hub.links;
+    if (listen_fd >= 0) ::close(listen_fd);
+  }
+
+  // The listener is readable: take the connections waiting.
+  void OnReady(uint32_t) override {
+    for (int i = 0; i < 64; i++) {
+      int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          // Out of descriptors or memory: the connection stays in the
+          // backlog, and the listener rests a little rather than spin.
+          (void)loop->Change(listen_fd, 0, this);
+          loop->At(Clock::now() + std::chrono::milliseconds(100),
+                   [this] { (void)loop->Change(listen_fd, EPOLLIN, this); });
+        }
+        return;
+      }
+      Adopt(fd, false, {});
+    }
+  }
+
+  // Serves a connected socket, or closes it if there are too many.
+  void Adopt(int fd, bool websocket, std::span<uint8_t> received) {
+    if (broker.stats().connections >= options.max_connections) {
+      ::close(fd);
+      return;
+    }
+    SetNoDelay(fd);
+    auto* link = new TcpLink(&hub, fd, websocket);
+    link->Start(broker.Open(link, Clock::now()), received);
   }
 
   void Tick() {
-    tick.expires_after(std::chrono::seconds(1));
-    tick.async_wait([this](boost::system::error_code ec) {
-      if (ec) return;
+    loop->At(Clock::now() + std::chrono::seconds(1), [this] {
       broker.Tick(Clock::now());
       Tick();
     });
   }
 
   ServerOptions options;
-  asio::io_context io;
-  tcp::acceptor acceptor;
-  asio::steady_timer tick;
+  std::unique_ptr<EventLoop> loop;
   Broker broker;
-  ReadBuffer read_buffer;
+  Hub hub;
+  int listen_fd = -1;
   std::thread thread;
   uint16_t port = 0;
   std::string host;
@@ -306,26 +447,38 @@ Server::~Server() { Stop(); }
 
 Result<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   RaiseFileLimit();
-  auto impl = std::make_unique<Impl>(std::move(options));
+  auto loop = EventLoop::Make();
+  if (!loop.ok()) return loop.status();
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(*loop));
   if (Status st = impl->broker.Load(Clock::now()); !st.ok()) return st;
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(impl->options.host, ec);
-  if (ec) return Status::InvalidArgument("mqtt: not an IP address: " + impl->options.host);
-  tcp::endpoint ep(address, impl->options.port);
-  impl->acceptor.open(ep.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(ep, ec);
-  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status::IOError("mqtt: cannot listen on " + impl->options.host + ":" +
-                           std::to_string(impl->options.port) + ": " + ec.message());
+  const std::string& host = impl->options.host;
+  const uint16_t port = impl->options.port;
+  sockaddr_storage addr;
+  socklen_t len;
+  if (!MakeAddress(host, port, &addr, &len)) {
+    return Status::InvalidArgument("mqtt: not an IP address: " + host);
   }
-  impl->port = impl->acceptor.local_endpoint().port();
-  impl->host = impl->options.host;
-  impl->Accept();
+  auto fail = [&](const char* what) {
+    return Status::IOError("mqtt: cannot listen on " + host + ":" + std::to_string(port) + ": " +
+                           what + ": " + std::strerror(errno));
+  };
+  impl->listen_fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (impl->listen_fd < 0) return fail("socket");
+  int one = 1;
+  ::setsockopt(impl->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (::bind(impl->listen_fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) return fail("bind");
+  if (::listen(impl->listen_fd, 65535) != 0) return fail("listen");
+  if (::getsockname(impl->listen_fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return fail("getsockname");
+  }
+  impl->port = ntohs(addr.ss_family == AF_INET6
+                         ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
+                         : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  impl->host = host;
+  if (Status st = impl->loop->Watch(impl->listen_fd, EPOLLIN, impl.get()); !st.ok()) return st;
   impl->Tick();
   Impl* raw = impl.get();
-  impl->thread = std::thread([raw] { raw->io.run(); });
+  impl->thread = std::thread([raw] { raw->loop->Run(); });
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
@@ -380,41 +533,35 @@ void Server::HandleWebSocket(http::Request& req, http::ResponseWriter& w) {
   if (!w.Send(101, *headers, "").ok()) return;
   auto taken = w.TakeOver();
   if (!taken.ok()) return;
-  int fd = taken->fd;
-  asio::post(impl_->io, [impl = impl_.get(), fd, received = std::move(taken->received)]() mutable {
-    sockaddr_storage addr{};
-    socklen_t len = sizeof(addr);
-    boost::system::error_code ec;
-    tcp::socket socket(impl->io);
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
-        impl->broker.stats().connections >= impl->options.max_connections) {
+  // Owned by the posted work, so the socket is closed if the loop stops
+  // before that runs.
+  auto conn = std::shared_ptr<http::TakenConnection>(
+      new http::TakenConnection(std::move(*taken)), [](http::TakenConnection* c) {
+        if (c->fd >= 0) ::close(c->fd);
+        delete c;
+      });
+  impl_->loop->Post([impl = impl_.get(), conn] {
+    int fd = std::exchange(conn->fd, -1);
+    int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
       ::close(fd);
       return;
     }
-    socket.assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
-    if (ec) {
-      ::close(fd);
-      return;
-    }
-    impl->Adopt(std::move(socket), true, std::move(received));
+    impl->Adopt(fd, true, conn->received);
   });
 }
 
 BrokerStats Server::stats() {
+  if (!impl_->thread.joinable()) return impl_->broker.stats();
   std::promise<BrokerStats> p;
   auto f = p.get_future();
-  asio::post(impl_->io, [&] { p.set_value(impl_->broker.stats()); });
+  impl_->loop->Post([&] { p.set_value(impl_->broker.stats()); });
   return f.get();
 }
 
 void Server::Stop() {
   if (!impl_ || !impl_->thread.joinable()) return;
-  asio::post(impl_->io, [this] {
-    boost::system::error_code ignored;
-    impl_->acceptor.close(ignored);
-    impl_->tick.cancel();
-    impl_->io.stop();
-  });
+  impl_->loop->Stop();
   impl_->thread.join();
 }
 
