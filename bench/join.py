@@ -41,7 +41,10 @@ def reported(lines, bench, field):
 def rounded(value, unit):
     if value is None:
         return None
-    return round(value) if unit in ("ops/s", "keys/s") else round(float(value), 1)
+    if unit in ("ops/s", "keys/s"):
+        return round(value)
+    # Small figures (KiB per connection, µs) keep a second decimal.
+    return round(float(value), 2 if abs(float(value)) < 10 else 1)
 
 
 def main(shoal_path, peer_path):

@@ -33,14 +33,23 @@ struct Broker::Message {
   mutable Bytes stored;    // its stored form, made on first use
 };
 
+// A session's record stays small, as most are those of idle connections:
+// what only sessions that subscribe or take part in QoS 1 and 2 flows need
+// is in Flows, made on first use, and a will is a pointer.
 struct Broker::Session {
   uint64_t id = 0;
   std::string client_id;
-  Version version = Version::k311;
   Connection* conn = nullptr;
   uint32_t expiry = 0;  // seconds after the connection ends; kNeverExpires
+  Version version = Version::k311;
+  bool stored = false;           // its record is in the database
+  bool contents_stored = false;  // and its subscriptions and messages
   std::optional<Clock::time_point> expires_at;  // while disconnected
-  std::map<std::string, SubOptions> subscriptions;  // by filter as subscribed
+  std::optional<int64_t> disconnected_ms;  // Unix ms its connection ended
+  std::optional<std::string> username;       // as signed in, for ACLs
+  std::unique_ptr<Will> will;
+  std::optional<Clock::time_point> will_at;  // a delayed will's time
+
   struct Out {
     std::shared_ptr<const Message> message;
     uint8_t qos = 0;
@@ -52,9 +61,7 @@ struct Broker::Session {
     Out out;
     bool released = false;  // PUBREC came, PUBREL sent
   };
-  std::map<uint16_t, Inflight> inflight;
-  uint64_t next_seq = 0;
-  // Messages waiting for the in-flight window. Most sessions never queue
+  // Messages waiting for the in-flight window. Many sessions never queue
   // anything, so the deque (which allocates over half a KiB when made) is
   // made on first use.
   class Queue {
@@ -75,15 +82,20 @@ struct Broker::Session {
    private:
     std::unique_ptr<std::deque<Out>> q_;
   };
-  Queue queue;
-  std::set<uint16_t> qos2_in;  // QoS 2 packet ids received, PUBREL not yet
-  uint16_t next_packet_id = 1;
-  std::unique_ptr<Will> will;  // a pointer: most sessions have none
-  std::optional<Clock::time_point> will_at;  // a delayed will's time
-  std::optional<std::string> username;       // as signed in, for ACLs
-  std::optional<int64_t> disconnected_ms;  // Unix ms its connection ended
-  bool stored = false;           // its record is in the database
-  bool contents_stored = false;  // and its subscriptions and messages
+  struct Flows {
+    std::map<std::string, SubOptions> subscriptions;  // by filter as subscribed
+    std::map<uint16_t, Inflight> inflight;
+    Queue queue;
+    std::set<uint16_t> qos2_in;  // QoS 2 packet ids received, PUBREL not yet
+    uint64_t next_seq = 0;
+    uint16_t next_packet_id = 1;
+  };
+  std::unique_ptr<Flows> flows;  // none until needed
+
+  Flows& f() {
+    if (!flows) flows = std::make_unique<Flows>();
+    return *flows;
+  }
 };
 
 struct Broker::Connection {
@@ -96,8 +108,7 @@ struct Broker::Connection {
   Version version = Version::k311;
   Session* session = nullptr;
   uint16_t keep_alive = 0;
-  Clock::time_point opened;
-  Clock::time_point last_packet;
+  Clock::time_point last_packet;  // or when it opened, before CONNECT
   uint16_t receive_maximum = 65535;  // the client's
   uint32_t max_packet_size = kMaxRemainingLength + 5;  // the client's
   // Topic aliases, made on first use (most connections use none):
@@ -160,6 +171,7 @@ Status Broker::Load(Clock::time_point now) {
   }
   for (StoredState::Session& stored : state->sessions) {
     StoredSession& r = stored.record;
+    if (FindSession(r.client_id) != nullptr) continue;  // one per client id
     auto s = std::make_unique<Session>();
     s->id = r.id;
     s->client_id = std::move(r.client_id);
@@ -182,11 +194,11 @@ Status Broker::Load(Clock::time_point now) {
       auto shared = ParseShared(filter);
       if (!shared.ok()) continue;
       if (*shared) {
-        tree_.Add((*shared)->filter, (*shared)->group, s->id, o);
+        tree_.Add((*shared)->filter, (*shared)->group, TreeKey(*s), o);
       } else {
-        tree_.Add(filter, "", s->id, o);
+        tree_.Add(filter, "", TreeKey(*s), o);
       }
-      s->subscriptions[filter] = o;
+      s->f().subscriptions[filter] = o;
     }
     for (StoredEntry& e : stored.entries) {
       Session::Out out;
@@ -195,19 +207,19 @@ Status Broker::Load(Clock::time_point now) {
       out.retain = e.retain;
       out.subscription_ids = std::move(e.subscription_ids);
       out.seq = e.seq;
-      s->next_seq = e.seq + 1;
+      s->f().next_seq = e.seq + 1;
       if (e.packet_id != 0) {
-        s->inflight[e.packet_id] = Session::Inflight{std::move(out), e.released};
+        s->f().inflight[e.packet_id] = Session::Inflight{std::move(out), e.released};
       } else {
-        s->queue.push_back(std::move(out));
+        s->f().queue.push_back(std::move(out));
       }
     }
-    s->qos2_in.insert(stored.qos2_in.begin(), stored.qos2_in.end());
+    if (!stored.qos2_in.empty()) {
+      s->f().qos2_in.insert(stored.qos2_in.begin(), stored.qos2_in.end());
+    }
     next_session_ = std::max(next_session_, s->id + 1);
     if (!r.disconnected_ms) StoreSession(*s);
-    sessions_by_id_[s->id] = s.get();
-    std::string client_id = s->client_id;
-    sessions_[client_id] = std::move(s);
+    sessions_.insert(std::move(s));
   }
   stats_.sessions = sessions_.size();
   stats_.subscriptions = tree_.size();
@@ -217,22 +229,52 @@ Status Broker::Load(Clock::time_point now) {
 
 Broker::~Broker() = default;
 
+size_t Broker::ClientIdHash::operator()(std::string_view client_id) const {
+  return std::hash<std::string_view>()(client_id);
+}
+
+size_t Broker::ClientIdHash::operator()(const std::unique_ptr<Session>& s) const {
+  return (*this)(std::string_view(s->client_id));
+}
+
+std::string_view Broker::ClientIdEqual::Id(const std::unique_ptr<Session>& s) {
+  return s->client_id;
+}
+
+Broker::Session* Broker::FindSession(std::string_view client_id) {
+  auto it = sessions_.find(client_id);
+  return it == sessions_.end() ? nullptr : it->get();
+}
+
 Broker::ConnId Broker::Open(Link* link, Clock::time_point now) {
+  uint32_t slot;
+  if (free_slots_.empty()) {
+    slot = static_cast<uint32_t>(conns_.size());
+    conns_.emplace_back();
+  } else {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  }
   auto c = std::make_unique<Connection>();
-  c->id = next_conn_++;
+  c->id = (next_conn_++ << 32) | slot;
   c->link = link;
-  c->opened = now;
   c->last_packet = now;
   ConnId id = c->id;
-  conns_.emplace(id, std::move(c));
-  stats_.connections = conns_.size();
+  conns_[slot] = std::move(c);
+  stats_.connections = ++open_conns_;
   return id;
 }
 
+Broker::Connection* Broker::Find(ConnId id) {
+  uint32_t slot = static_cast<uint32_t>(id);
+  if (slot >= conns_.size() || !conns_[slot] || conns_[slot]->id != id) return nullptr;
+  return conns_[slot].get();
+}
+
 void Broker::Receive(ConnId id, ByteView data, Clock::time_point now) {
-  auto it = conns_.find(id);
-  if (it == conns_.end() || it->second->closed) return;
-  Connection& c = *it->second;
+  Connection* found = Find(id);
+  if (found == nullptr || found->closed) return;
+  Connection& c = *found;
   stats_.bytes_received += data.size();
   // Parse straight from `data` when nothing is pending; keep only the tail.
   ByteView input = data;
@@ -346,8 +388,8 @@ void Broker::OnConnect(Connection& c, Connect connect, Clock::time_point now) {
   }
 
   Session* s = nullptr;
-  if (auto it = sessions_.find(client_id); it != sessions_.end()) {
-    s = it->second.get();
+  if (Session* existing = FindSession(client_id)) {
+    s = existing;
     if (s->conn != nullptr) {
       // Taken over: the session goes on (unless this CONNECT cleans it
       // below) whatever its expiry said, and a will without delay goes out.
@@ -368,8 +410,7 @@ void Broker::OnConnect(Connection& c, Connect connect, Clock::time_point now) {
     fresh->id = next_session_++;
     fresh->client_id = client_id;
     s = fresh.get();
-    sessions_by_id_[s->id] = s;
-    sessions_[client_id] = std::move(fresh);
+    sessions_.insert(std::move(fresh));
   }
   s->version = c.version;
   s->conn = &c;
@@ -408,10 +449,12 @@ void Broker::OnConnect(Connection& c, Connect connect, Clock::time_point now) {
 
   // What was in flight goes again, in the order it first went.
   std::vector<std::pair<uint64_t, uint16_t>> order;
-  for (const auto& [id, f] : s->inflight) order.emplace_back(f.out.seq, id);
+  if (s->flows) {
+    for (const auto& [id, f] : s->flows->inflight) order.emplace_back(f.out.seq, id);
+  }
   std::sort(order.begin(), order.end());
   for (auto [seq, id] : order) {
-    Session::Inflight& f = s->inflight[id];
+    Session::Inflight& f = s->flows->inflight[id];
     if (f.released) {
       Send(c, Ack{PacketType::kPubrel, id, reason::kSuccess, {}});
     } else if (!SendPublish(c, *s, *f.out.message, f.out.qos, f.out.retain, true, id,
@@ -420,7 +463,7 @@ void Broker::OnConnect(Connection& c, Connect connect, Clock::time_point now) {
         store_->DeleteEntry(s->id, f.out.seq);
         store_->DeleteDelivery(s->id, f.out.seq);
       }
-      s->inflight.erase(id);
+      s->flows->inflight.erase(id);
     }
   }
   SendQueued(*s, now);
@@ -469,11 +512,11 @@ void Broker::OnPublish(Connection& c, Publish p, Clock::time_point now) {
     return;
   }
   if (p.qos == 2) {
-    if (s.qos2_in.count(p.packet_id)) {  // a resend: it was routed already
+    if (s.f().qos2_in.count(p.packet_id)) {  // a resend: it was routed already
       Send(c, Ack{PacketType::kPubrec, p.packet_id, reason::kSuccess, {}});
       return;
     }
-    if (s.qos2_in.size() >= options_.receive_maximum) {
+    if (s.flows->qos2_in.size() >= options_.receive_maximum) {
       Drop(c, reason::kReceiveMaximumExceeded, false, now);
       return;
     }
@@ -487,7 +530,7 @@ void Broker::OnPublish(Connection& c, Publish p, Clock::time_point now) {
   if (p.qos == 1) {
     Send(c, Ack{PacketType::kPuback, p.packet_id, result, {}});
   } else if (p.qos == 2) {
-    s.qos2_in.insert(p.packet_id);
+    s.f().qos2_in.insert(p.packet_id);
     if (s.contents_stored) store_->PutQos2(s.id, p.packet_id);
     Send(c, Ack{PacketType::kPubrec, p.packet_id, result, {}});
   }
@@ -506,12 +549,9 @@ size_t Broker::Route(const std::shared_ptr<const Message>& m, Clock::time_point 
   std::vector<std::pair<uint64_t, Hit>> shared;
   tree_.Match(
       m->topic,
-      [&](uint64_t sid) {
-        auto it = sessions_by_id_.find(sid);
-        return it != sessions_by_id_.end() && it->second->conn != nullptr;
-      },
+      [&](uint64_t sid) { return SessionAt(sid).conn != nullptr; },
       [&](uint64_t sid, const SubOptions& o, bool is_shared) {
-        if (o.no_local && sid == m->publisher && !is_shared) return;
+        if (o.no_local && SessionAt(sid).id == m->publisher && !is_shared) return;
         Hit h;
         h.qos = std::min(m->qos, o.qos);
         h.retain = o.retain_as_published && m->retain;
@@ -528,10 +568,10 @@ size_t Broker::Route(const std::shared_ptr<const Message>& m, Clock::time_point 
         }
       });
   for (auto& [sid, h] : plain) {
-    Deliver(*sessions_by_id_[sid], m, h.qos, h.retain, std::move(h.ids), now);
+    Deliver(SessionAt(sid), m, h.qos, h.retain, std::move(h.ids), now);
   }
   for (auto& [sid, h] : shared) {
-    Deliver(*sessions_by_id_[sid], m, h.qos, h.retain, std::move(h.ids), now);
+    Deliver(SessionAt(sid), m, h.qos, h.retain, std::move(h.ids), now);
   }
   return plain.size() + shared.size();
 }
@@ -549,35 +589,37 @@ void Broker::Deliver(Session& s, const std::shared_ptr<const Message>& m, uint8_
     if (!ready || !SendPublish(*c, s, *m, 0, retain, false, 0, ids, now)) stats_.messages_dropped++;
     return;
   }
-  Session::Out out{m, qos, retain, std::move(ids), s.next_seq++};
+  Session::Flows& f = s.f();
+  Session::Out out{m, qos, retain, std::move(ids), f.next_seq++};
   size_t window = c ? std::min<size_t>(options_.max_inflight, c->receive_maximum) : 0;
-  if (ready && s.queue.empty() && s.inflight.size() < window) {
+  if (ready && f.queue.empty() && f.inflight.size() < window) {
     uint16_t id = NextPacketId(s);
     if (SendPublish(*c, s, *m, qos, retain, false, id, out.subscription_ids, now)) {
       if (s.contents_stored) {
         StoreEntry(s, *m, out.seq, qos, retain, out.subscription_ids);
         store_->PutDelivery(s.id, out.seq, id, false);
       }
-      s.inflight[id] = Session::Inflight{std::move(out), false};
+      f.inflight[id] = Session::Inflight{std::move(out), false};
     }
     return;
   }
-  if (s.queue.size() >= options_.max_queued) {
+  if (f.queue.size() >= options_.max_queued) {
     stats_.messages_dropped++;
     return;
   }
   if (s.contents_stored) StoreEntry(s, *m, out.seq, qos, retain, out.subscription_ids);
-  s.queue.push_back(std::move(out));
+  f.queue.push_back(std::move(out));
 }
 
 void Broker::SendQueued(Session& s, Clock::time_point now) {
   Connection* c = s.conn;
-  if (c == nullptr) return;
+  if (c == nullptr || !s.flows) return;
+  Session::Flows& f = *s.flows;
   size_t window = std::min<size_t>(options_.max_inflight, c->receive_maximum);
-  while (!s.queue.empty() && s.inflight.size() < window &&
+  while (!f.queue.empty() && f.inflight.size() < window &&
          !c->Congested(options_.max_backlog_bytes)) {
-    Session::Out out = std::move(s.queue.front());
-    s.queue.pop_front();
+    Session::Out out = std::move(f.queue.front());
+    f.queue.pop_front();
     if (out.message->expires && now >= *out.message->expires) {
       stats_.messages_dropped++;
       if (s.contents_stored) store_->DeleteEntry(s.id, out.seq);
@@ -587,7 +629,7 @@ void Broker::SendQueued(Session& s, Clock::time_point now) {
     if (SendPublish(*c, s, *out.message, out.qos, out.retain, false, id, out.subscription_ids,
                     now)) {
       if (s.contents_stored) store_->PutDelivery(s.id, out.seq, id, false);
-      s.inflight[id] = Session::Inflight{std::move(out), false};
+      f.inflight[id] = Session::Inflight{std::move(out), false};
     } else if (s.contents_stored) {
       store_->DeleteEntry(s.id, out.seq);
     }
@@ -670,18 +712,20 @@ void Broker::StoreContents(Session& s) {
     s.contents_stored = false;
     return;
   }
-  for (const auto& [filter, o] : s.subscriptions) store_->PutSubscription(s.id, filter, o);
-  s.queue.ForEach([&](const Session::Out& out) {
+  s.contents_stored = true;
+  if (!s.flows) return;
+  const Session::Flows& flows = *s.flows;
+  for (const auto& [filter, o] : flows.subscriptions) store_->PutSubscription(s.id, filter, o);
+  flows.queue.ForEach([&](const Session::Out& out) {
     StoreEntry(s, *out.message, out.seq, out.qos, out.retain, out.subscription_ids);
   });
-  for (const auto& [id, f] : s.inflight) {
+  for (const auto& [id, f] : flows.inflight) {
     if (!f.released) {
       StoreEntry(s, *f.out.message, f.out.seq, f.out.qos, f.out.retain, f.out.subscription_ids);
     }
     store_->PutDelivery(s.id, f.out.seq, id, f.released);
   }
-  for (uint16_t id : s.qos2_in) store_->PutQos2(s.id, id);
-  s.contents_stored = true;
+  for (uint16_t id : flows.qos2_in) store_->PutQos2(s.id, id);
 }
 
 void Broker::StoreEntry(Session& s, const Message& m, uint64_t seq, uint8_t qos, bool retain,
@@ -736,9 +780,14 @@ void Broker::Flush(Clock::time_point now) {
     c->out.clear();
   }
   dirty_.clear();
-  for (ConnId id : dead_) conns_.erase(id);
+  for (ConnId id : dead_) {
+    uint32_t slot = static_cast<uint32_t>(id);
+    conns_[slot].reset();
+    free_slots_.push_back(slot);
+    open_conns_--;
+  }
   dead_.clear();
-  stats_.connections = conns_.size();
+  stats_.connections = open_conns_;
 }
 
 void Broker::Drop(Connection& c, uint8_t why, bool clean, Clock::time_point now) {
@@ -830,16 +879,19 @@ void Broker::Retain(const std::shared_ptr<const Message>& m) {
 
 bool Broker::RemoveSubscription(Session& s, const std::string& filter) {
   auto shared = ParseShared(filter);
-  if (shared.ok() && *shared) return tree_.Remove((*shared)->filter, (*shared)->group, s.id);
-  return tree_.Remove(filter, "", s.id);
+  if (shared.ok() && *shared) {
+    return tree_.Remove((*shared)->filter, (*shared)->group, TreeKey(s));
+  }
+  return tree_.Remove(filter, "", TreeKey(s));
 }
 
 void Broker::EndSession(Session& s) {
   if (s.stored || s.contents_stored) store_->DeleteSession(s.id);
-  for (const auto& [filter, o] : s.subscriptions) RemoveSubscription(s, filter);
+  if (s.flows) {
+    for (const auto& [filter, o] : s.flows->subscriptions) RemoveSubscription(s, filter);
+  }
   stats_.subscriptions = tree_.size();
-  sessions_by_id_.erase(s.id);
-  sessions_.erase(s.client_id);  // destroys s
+  sessions_.erase(sessions_.find(std::string_view(s.client_id)));  // destroys s
   stats_.sessions = sessions_.size();
 }
 
@@ -849,37 +901,39 @@ std::string Broker::AssignClientId() {
   for (;;) {
     std::string id = "shoal-";
     for (int i = 0; i < 16; i++) id += kDigits[random_() & 15];
-    if (!sessions_.count(id)) return id;
+    if (FindSession(id) == nullptr) return id;
   }
 }
 
 uint16_t Broker::NextPacketId(Session& s) {
   // The caller keeps the window far below 65,535, so a free id exists.
   for (;;) {
-    uint16_t id = s.next_packet_id++;
-    if (s.next_packet_id == 0) s.next_packet_id = 1;
-    if (id != 0 && !s.inflight.count(id)) return id;
+    Session::Flows& f = s.f();
+    uint16_t id = f.next_packet_id++;
+    if (f.next_packet_id == 0) f.next_packet_id = 1;
+    if (id != 0 && !f.inflight.count(id)) return id;
   }
 }
 
 void Broker::OnAck(Connection& c, const Ack& ack, Clock::time_point now) {
   Session& s = *c.session;
+  Session::Flows& f = s.f();
   const bool v5 = c.version == Version::k5;
   switch (ack.type) {
     case PacketType::kPuback: {
-      auto it = s.inflight.find(ack.packet_id);
-      if (it != s.inflight.end() && it->second.out.qos == 1) {
+      auto it = f.inflight.find(ack.packet_id);
+      if (it != f.inflight.end() && it->second.out.qos == 1) {
         if (s.contents_stored) {
           store_->DeleteEntry(s.id, it->second.out.seq);
           store_->DeleteDelivery(s.id, it->second.out.seq);
         }
-        s.inflight.erase(it);
+        f.inflight.erase(it);
       }
       break;
     }
     case PacketType::kPubrec: {
-      auto it = s.inflight.find(ack.packet_id);
-      if (it == s.inflight.end() || it->second.out.qos != 2) {
+      auto it = f.inflight.find(ack.packet_id);
+      if (it == f.inflight.end() || it->second.out.qos != 2) {
         Send(c, Ack{PacketType::kPubrel, ack.packet_id,
                     v5 ? reason::kPacketIdentifierNotFound : reason::kSuccess, {}});
         break;
@@ -887,7 +941,7 @@ void Broker::OnAck(Connection& c, const Ack& ack, Clock::time_point now) {
       if (s.contents_stored) store_->DeleteEntry(s.id, it->second.out.seq);
       if (v5 && ack.reason >= 0x80) {  // the client refused it: done
         if (s.contents_stored) store_->DeleteDelivery(s.id, it->second.out.seq);
-        s.inflight.erase(it);
+        f.inflight.erase(it);
         break;
       }
       it->second.released = true;
@@ -897,17 +951,17 @@ void Broker::OnAck(Connection& c, const Ack& ack, Clock::time_point now) {
       break;
     }
     case PacketType::kPubrel: {
-      bool known = s.qos2_in.erase(ack.packet_id) > 0;
+      bool known = f.qos2_in.erase(ack.packet_id) > 0;
       if (known && s.contents_stored) store_->DeleteQos2(s.id, ack.packet_id);
       Send(c, Ack{PacketType::kPubcomp, ack.packet_id,
                   known || !v5 ? reason::kSuccess : reason::kPacketIdentifierNotFound, {}});
       break;
     }
     case PacketType::kPubcomp: {
-      auto it = s.inflight.find(ack.packet_id);
-      if (it != s.inflight.end() && it->second.released) {
+      auto it = f.inflight.find(ack.packet_id);
+      if (it != f.inflight.end() && it->second.released) {
         if (s.contents_stored) store_->DeleteDelivery(s.id, it->second.out.seq);
-        s.inflight.erase(it);
+        f.inflight.erase(it);
       }
       break;
     }
@@ -949,8 +1003,8 @@ void Broker::OnSubscribe(Connection& c, const Subscribe& sub, Clock::time_point 
       return;
     }
     SubOptions o{want.qos, want.no_local, want.retain_as_published, want.retain_handling, sub_id};
-    bool added = tree_.Add(inner, group, s.id, o);
-    s.subscriptions[want.filter] = o;
+    bool added = tree_.Add(inner, group, TreeKey(s), o);
+    s.f().subscriptions[want.filter] = o;
     if (s.contents_stored) store_->PutSubscription(s.id, want.filter, o);
     ack.reasons.push_back(want.qos);
     if (group.empty() && (o.retain_handling == 0 || (o.retain_handling == 1 && added))) {
@@ -977,7 +1031,8 @@ void Broker::OnUnsubscribe(Connection& c, const Unsubscribe& u) {
   Unsuback ack;
   ack.packet_id = u.packet_id;
   for (const std::string& filter : u.filters) {
-    bool removed = s.subscriptions.erase(filter) > 0 && RemoveSubscription(s, filter);
+    bool removed = s.flows && s.flows->subscriptions.erase(filter) > 0 &&
+                   RemoveSubscription(s, filter);
     if (removed && s.contents_stored) store_->DeleteSubscription(s.id, filter);
     ack.reasons.push_back(removed ? reason::kSuccess : reason::kNoSubscriptionExisted);
   }
@@ -1000,9 +1055,9 @@ void Broker::OnDisconnect(Connection& c, const Disconnect& d, Clock::time_point 
 }
 
 void Broker::Lost(ConnId id, Clock::time_point now) {
-  auto it = conns_.find(id);
-  if (it == conns_.end()) return;
-  Connection& c = *it->second;
+  Connection* found = Find(id);
+  if (found == nullptr) return;
+  Connection& c = *found;
   if (!c.closed) {
     c.out.clear();  // nowhere to write it
     Drop(c, reason::kSuccess, false, now);
@@ -1011,17 +1066,17 @@ void Broker::Lost(ConnId id, Clock::time_point now) {
 }
 
 void Broker::Drained(ConnId id, Clock::time_point now) {
-  auto it = conns_.find(id);
-  if (it == conns_.end() || it->second->closed || it->second->session == nullptr) return;
-  SendQueued(*it->second->session, now);
+  Connection* c = Find(id);
+  if (c == nullptr || c->closed || c->session == nullptr) return;
+  SendQueued(*c->session, now);
   Flush(now);
 }
 
 void Broker::Tick(Clock::time_point now) {
-  for (auto& [id, c] : conns_) {
-    if (c->closed) continue;
+  for (auto& c : conns_) {
+    if (!c || c->closed) continue;
     if (!c->connected) {
-      if (now - c->opened > options_.connect_timeout) Drop(*c, reason::kSuccess, true, now);
+      if (now - c->last_packet > options_.connect_timeout) Drop(*c, reason::kSuccess, true, now);
       continue;
     }
     // MQTT: one and a half keep-alive periods without a packet end it.
@@ -1030,7 +1085,7 @@ void Broker::Tick(Clock::time_point now) {
     }
   }
   std::vector<Session*> ended;
-  for (auto& [client_id, s] : sessions_) {
+  for (auto& s : sessions_) {
     if (s->conn != nullptr) continue;
     if (s->will_at && now >= *s->will_at) PublishWill(*s, now);
     if (s->expires_at && now >= *s->expires_at) ended.push_back(s.get());

@@ -32,6 +32,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "base/bytes.h"
@@ -152,6 +153,14 @@ class Broker {
   struct Session;
   struct Connection;
 
+  Connection* Find(ConnId id);
+  Session* FindSession(std::string_view client_id);
+  // The subscription tree knows a session by its address.
+  static TopicTree::SessionId TreeKey(const Session& s) {
+    return reinterpret_cast<uintptr_t>(&s);
+  }
+  static Session& SessionAt(TopicTree::SessionId key) { return *reinterpret_cast<Session*>(key); }
+
   void OnPacket(Connection& c, Packet packet, Clock::time_point now);
   void OnConnect(Connection& c, Connect connect, Clock::time_point now);
   void OnPublish(Connection& c, Publish publish, Clock::time_point now);
@@ -215,9 +224,24 @@ class Broker {
   ConnId next_conn_ = 1;
   uint64_t next_session_ = 1;
   std::mt19937_64 random_{std::random_device{}()};
-  std::unordered_map<ConnId, std::unique_ptr<Connection>> conns_;
-  std::unordered_map<std::string, std::unique_ptr<Session>> sessions_;  // by client id
-  std::unordered_map<uint64_t, Session*> sessions_by_id_;
+  // Connections by slot: a ConnId is its Connection's slot (low 32 bits)
+  // and a serial number (high 32), so an id outlives nothing it named.
+  std::vector<std::unique_ptr<Connection>> conns_;
+  std::vector<uint32_t> free_slots_;
+  size_t open_conns_ = 0;
+  // Sessions by client id (looked up by string_view).
+  struct ClientIdHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view client_id) const;
+    size_t operator()(const std::unique_ptr<Session>& s) const;
+  };
+  struct ClientIdEqual {
+    using is_transparent = void;
+    bool operator()(const auto& a, const auto& b) const { return Id(a) == Id(b); }
+    static std::string_view Id(std::string_view client_id) { return client_id; }
+    static std::string_view Id(const std::unique_ptr<Session>& s);
+  };
+  std::unordered_set<std::unique_ptr<Session>, ClientIdHash, ClientIdEqual> sessions_;
   std::map<std::string, std::shared_ptr<const Message>> retained_;
   std::vector<Connection*> dirty_;  // with output this turn
   std::vector<ConnId> dead_;        // closed this turn
