@@ -8,6 +8,10 @@
 // Figures (MQTT 3.1.1 clients with clean sessions, 64-byte payloads):
 //   mqtt.idle.memory     KiB of broker memory (RSS) per idle connection,
 //                        10,000 connections, measured first on a fresh broker
+//   mqtt.idle.subscribed.memory
+//                        the same once each has subscribed to a topic of its
+//                        own ("idle/K/cmd", QoS 1), as a device waiting for
+//                        commands does
 //   mqtt.fanin.qos0      msgs/s: 4 publishers → 1 subscriber, QoS 0
 //   mqtt.fanout.qos0     deliveries/s: 1 publisher → 100 subscribers, QoS 0
 //   mqtt.qos1.latency.p50, .p99
@@ -240,6 +244,21 @@ void IdleMemory() {
   Print("mqtt.idle.memory", "KiB/conn", double(after - before) / n,
         ",\"connections\":" + std::to_string(n) + ",\"rss_before_kib\":" + std::to_string(before) +
             ",\"rss_after_kib\":" + std::to_string(after));
+  if (Wanted("mqtt.idle.subscribed.memory")) {
+    for (int i = 0; i < n; i += 500) {
+      int end = std::min(n, i + 500);
+      for (int k = i; k < end; k++) WriteAll(fds[k], Subscribe("idle/" + std::to_string(k) + "/cmd", 1));
+      for (int k = i; k < end; k++) {
+        Bytes buf;
+        Packet p = ReadPacket(fds[k], &buf);
+        if (p.first != 0x90 || buf[p.body + 2] > 2) Die("SUBSCRIBE refused");
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const uint64_t subscribed = RssKiB();
+    Print("mqtt.idle.subscribed.memory", "KiB/conn", double(subscribed - before) / n,
+          ",\"connections\":" + std::to_string(n) + ",\"rss_after_kib\":" + std::to_string(subscribed));
+  }
   for (int fd : fds) ::close(fd);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
 }
@@ -414,7 +433,7 @@ int main(int argc, char** argv) {
     setrlimit(RLIMIT_NOFILE, &r);
   }
   auto count = [](double n) { return static_cast<uint64_t>(std::max(1000.0, n * flags.scale)); };
-  if (Wanted("mqtt.idle.memory")) IdleMemory();
+  if (Wanted("mqtt.idle.memory") || Wanted("mqtt.idle.subscribed.memory")) IdleMemory();
   if (Wanted("mqtt.fanin.qos0")) Throughput("mqtt.fanin.qos0", "msgs/s", 4, 1, count(2'000'000), 4000);
   if (Wanted("mqtt.fanout.qos0")) Throughput("mqtt.fanout.qos0", "deliveries/s", 1, 100, count(40'000), 200);
   if (Wanted("mqtt.qos1.latency")) Qos1Latency();
