@@ -55,7 +55,8 @@ Status ReadCount(const toml::node& value, const std::string& at, int64_t lo, int
   return Status::OK();
 }
 
-// [[mqtt.acl]] tables: user, publish, subscribe; every filter valid.
+// [[mqtt.acl]] tables: user, publish, subscribe, deny_publish,
+// deny_subscribe; every filter valid.
 Status ReadAcl(const toml::node& value, const std::string& at,
                std::vector<ServeConfig::MqttAcl>* out) {
   const toml::array* entries = value.as_array();
@@ -69,8 +70,12 @@ Status ReadAcl(const toml::node& value, const std::string& at,
       const std::string k(key.str());
       if (k == "user") {
         SHOAL_RETURN_IF_ERROR(ReadString(v, where + ".user", &acl.user));
-      } else if (k == "publish" || k == "subscribe") {
-        auto* list = k == "publish" ? &acl.publish : &acl.subscribe;
+      } else if (k == "publish" || k == "subscribe" || k == "deny_publish" ||
+                 k == "deny_subscribe") {
+        auto* list = k == "publish"          ? &acl.publish
+                     : k == "subscribe"      ? &acl.subscribe
+                     : k == "deny_publish"   ? &acl.deny_publish
+                                             : &acl.deny_subscribe;
         SHOAL_RETURN_IF_ERROR(ReadStrings(v, where + "." + k, list));
         for (const std::string& f : *list) {
           if (!mqtt::ValidTopicFilter(f)) {

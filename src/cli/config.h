@@ -54,6 +54,11 @@ struct ServeConfig {
     std::string user;  // a user name, "anonymous", or "*" for every client
     std::vector<std::string> publish;    // topic filters
     std::vector<std::string> subscribe;  // topic filters
+    // Topic filters refused even where an allow filter matches: no
+    // publishing there; no subscribing to a filter one of them covers, and
+    // no receiving messages published there through a wider subscription.
+    std::vector<std::string> deny_publish;
+    std::vector<std::string> deny_subscribe;
   };
   std::vector<MqttAcl> mqtt_acl;
 };

@@ -504,7 +504,7 @@ void Broker::OnPublish(Connection& c, Publish p, Clock::time_point now) {
     }
     return;
   }
-  if (options_.authorize && !options_.authorize(s.username, true, p.topic)) {
+  if (options_.authorize && !options_.authorize(s.username, Access::kPublish, p.topic)) {
     // Refused: acknowledged (so the client's flow ends) and dropped.
     stats_.messages_dropped++;
     if (p.qos == 1) Send(c, Ack{PacketType::kPuback, p.packet_id, reason::kNotAuthorized, {}});
@@ -582,6 +582,7 @@ void Broker::Deliver(Session& s, const std::shared_ptr<const Message>& m, uint8_
     stats_.messages_dropped++;
     return;
   }
+  if (options_.authorize && !options_.authorize(s.username, Access::kReceive, m->topic)) return;
   Connection* c = s.conn;
   const bool ready = c != nullptr && !c->Congested(options_.max_backlog_bytes);
   if (qos == 0) {
@@ -833,7 +834,7 @@ void Broker::PublishWill(Session& s, Clock::time_point now) {
   s.will_at.reset();
   if (s.stored) StoreSession(s);
   if (!ValidTopicName(w.topic)) return;
-  if (options_.authorize && !options_.authorize(s.username, true, w.topic)) return;
+  if (options_.authorize && !options_.authorize(s.username, Access::kPublish, w.topic)) return;
   auto m = MakeMessage(std::move(w.topic), std::move(w.payload), w.qos, w.retain, s.id,
                        std::move(w.properties), now);
   Retain(m);
@@ -994,7 +995,7 @@ void Broker::OnSubscribe(Connection& c, const Subscribe& sub, Clock::time_point 
       ack.reasons.push_back(reason::kTopicFilterInvalid);
       continue;
     }
-    if (options_.authorize && !options_.authorize(s.username, false, inner)) {
+    if (options_.authorize && !options_.authorize(s.username, Access::kSubscribe, inner)) {
       ack.reasons.push_back(reason::kNotAuthorized);
       continue;
     }

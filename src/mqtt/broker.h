@@ -44,6 +44,13 @@ namespace shoal::mqtt {
 
 using Clock = std::chrono::steady_clock;
 
+// What a client asks to do with a topic, for BrokerOptions::authorize.
+enum class Access {
+  kPublish,    // publish to a topic name (or have its will published there)
+  kSubscribe,  // subscribe to a topic filter (the filter inside a $share)
+  kReceive,    // be sent a message published to a topic name
+};
+
 struct BrokerOptions {
   // The largest packet accepted, header included; larger ones close the
   // connection (5.0: DISCONNECT 0x95). Also sent in CONNACK.
@@ -82,12 +89,13 @@ struct BrokerOptions {
   std::function<uint8_t(const std::optional<std::string>& username,
                         const std::optional<Bytes>& password)>
       authenticate;
-  // Whether the client signed in as `username` (nullopt: anonymous) may
-  // publish to topic name `topic` (publish true) or subscribe to filter
-  // `topic` (the filter inside a $share). Unset: everything is allowed.
-  // A refused PUBLISH is dropped (5.0 QoS 1 and 2: acknowledged with 0x87);
-  // a refused subscription gets 0x87 in its SUBACK (3.x: 0x80).
-  std::function<bool(const std::optional<std::string>& username, bool publish,
+  // Whether the client signed in as `username` (nullopt: anonymous) may do
+  // `access` with `topic`. Unset: everything is allowed. A refused PUBLISH
+  // is dropped (5.0 QoS 1 and 2: acknowledged with 0x87); a refused
+  // subscription gets 0x87 in its SUBACK (3.x: 0x80); a message the
+  // subscriber may not receive is not sent to it, though its subscription
+  // matches (a filter may cover topics it is denied).
+  std::function<bool(const std::optional<std::string>& username, Access access,
                      std::string_view topic)>
       authorize;
 };

@@ -213,6 +213,39 @@ test('per-user topic ACLs from shoal.toml', async () => {
   }
 })
 
+test('deny rules in ACLs refuse publishing, subscribing and receiving', async () => {
+  const home = shoal.tempHome()
+  fs.writeFileSync(`${home}/shoal.toml`, [
+    '[[mqtt.acl]]', 'user = "anonymous"', 'publish = ["#"]', 'subscribe = ["#"]',
+    'deny_publish = ["locked/#"]', 'deny_subscribe = ["secret/#"]', ''
+  ].join('\n'))
+  const node = await shoal.serve(home)
+  try {
+    const p = ['-p', String(node.mqttPort)]
+    await client('mosquitto_pub', [...p, '-q', '1', '-r', '-t', 'secret/kept', '-m', 'hidden'])
+    await client('mosquitto_pub', [...p, '-q', '1', '-r', '-t', 'open/kept', '-m', 'shown'])
+    // A filter inside the denied ones is refused (3.1.1: 0x80; 5.0: 0x87).
+    let r = await client('mosquitto_sub', [...p, '-d', '-t', 'secret/a', '-W', '2'])
+    assert.match(r.stdout + r.stderr, /Subscribed \(mid: 1\): 128/)
+    r = await client('mosquitto_sub', [...p, '-V', 'mqttv5', '-d', '-t', 'secret/#', '-W', '2'])
+    assert.match(r.stdout + r.stderr, /Subscribed \(mid: 1\): 135/)
+    // A wider one is granted, but what is published under secret/ (or kept
+    // there) does not reach it.
+    const all = subscriber([...p, '-v', '-q', '1', '-t', '#'], 3)
+    await all.ready
+    await client('mosquitto_pub', [...p, '-q', '1', '-t', 'secret/x', '-m', 'hidden'])
+    await client('mosquitto_pub', [...p, '-q', '1', '-t', 'open/y', '-m', 'shown'])
+    r = await client('mosquitto_pub', [...p, '-V', 'mqttv5', '-q', '1', '-t', 'locked/z', '-m', 'no', '-d'])
+    assert.match(r.stdout, /received PUBACK \(Mid: 1, RC:135\)/)
+    await client('mosquitto_pub', [...p, '-q', '1', '-t', 'open/w', '-m', 'shown'])
+    assert.deepEqual(messages((await all.done).out), ['open/kept shown', 'open/y shown', 'open/w shown'])
+  } finally {
+    node.child.kill('SIGTERM')
+    await shoal.waitExit(node.child)
+    fs.rmSync(home, { recursive: true, force: true })
+  }
+})
+
 test('bad [mqtt] settings are usage errors', () => {
   const home = shoal.tempHome()
   try {
@@ -221,6 +254,7 @@ test('bad [mqtt] settings are usage errors', () => {
       ['[mqtt]\nlisten = "nohost"\n', /the MQTT listener/],
       ['[[mqtt.acl]]\nuser = "a"\nsubscribe = ["a/#/b"]\n', /not a topic filter: a\/#\/b/],
       ['[[mqtt.acl]]\npublish = ["a"]\n', /needs a user/],
+      ['[[mqtt.acl]]\nuser = "a"\ndeny_subscribe = ["a+"]\n', /deny_subscribe: not a topic filter: a\+/],
       ['[mqtt]\nwhat = 1\n', /unknown key mqtt\.what/]
     ]
     for (const [toml, message] of cases) {
