@@ -106,7 +106,7 @@ Status LoadConfig(const std::string& path, ServeConfig* config) {
   }
   for (auto& [section, value] : root) {
     if ((section.str() != "s3" && section.str() != "peer" && section.str() != "discovery" &&
-         section.str() != "mqtt") ||
+         section.str() != "mqtt" && section.str() != "tls") ||
         !value.is_table()) {
       return Status::InvalidArgument(path + ": " + Where(value.source()) + ": unknown section [" +
                                      std::string(section.str()) + "]");
@@ -157,12 +157,31 @@ Status LoadConfig(const std::string& path, ServeConfig* config) {
       }
     }
   }
+  if (const toml::table* t = root["tls"].as_table()) {
+    const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+    for (auto& [key, value] : *t) {
+      const std::string k(key.str());
+      const std::string at = path + ": " + Where(value.source()) + ": tls." + k;
+      if (k == "cert" || k == "key") {
+        std::string* file = k == "cert" ? &config->tls_cert : &config->tls_key;
+        SHOAL_RETURN_IF_ERROR(ReadString(value, at, file));
+        *file = (folder / *file).string();  // an absolute path stays as it is
+      } else {
+        return Status::InvalidArgument(path + ": " + Where(value.source()) + ": unknown key tls." + k);
+      }
+    }
+    if (config->tls_cert.empty() != config->tls_key.empty()) {
+      return Status::InvalidArgument(path + ": [tls] needs both cert and key");
+    }
+  }
   if (const toml::table* m = root["mqtt"].as_table()) {
     for (auto& [key, value] : *m) {
       const std::string k(key.str());
       const std::string at = path + ": " + Where(value.source()) + ": mqtt." + k;
       if (k == "listen") {
         SHOAL_RETURN_IF_ERROR(ReadString(value, at, &config->mqtt_listen));
+      } else if (k == "listen_tls") {
+        SHOAL_RETURN_IF_ERROR(ReadString(value, at, &config->mqtt_listen_tls));
       } else if (k == "allow_anonymous") {
         SHOAL_RETURN_IF_ERROR(ReadBool(value, at, &config->mqtt_allow_anonymous));
       } else if (k == "max_packet_size") {

@@ -37,7 +37,13 @@ struct ServeConfig {
   std::string dht_listen;  // empty: no DHT
   std::vector<std::string> dht_bootstrap;
   bool lan = false;
+  // [tls]: the node's certificate chain and private key (PEM files; a
+  // relative path is relative to the config file's folder). With both,
+  // MQTT is served over TLS too, on mqtt_listen_tls.
+  std::string tls_cert;
+  std::string tls_key;
   std::string mqtt_listen = "127.0.0.1:1883";
+  std::string mqtt_listen_tls = "127.0.0.1:8883";
   // Clients without a user name: let in only while the listener is on
   // loopback, unless this says otherwise.
   std::optional<bool> mqtt_allow_anonymous;

@@ -17,6 +17,7 @@
 #include "cli/config.h"
 #include "cli/control.h"
 #include "crypto/sign.h"
+#include "crypto/tls.h"
 #include "http/server.h"
 #include "http/websocket.h"
 #include "mqtt/server.h"
@@ -81,7 +82,7 @@ Result<node::PeeringOptions> PeeringSettings(const ServeConfig& config,
 }  // namespace
 
 int Serve(const std::vector<std::string>& args, Home& home) {
-  std::optional<std::string> s3_addr, peer_addr, mqtt_addr, config_path;
+  std::optional<std::string> s3_addr, peer_addr, mqtt_addr, mqtts_addr, config_path;
   std::vector<std::string> peer_flags, bootstrap_flags;
   std::optional<std::string> dht_addr;
   bool lan_flag = false;
@@ -90,13 +91,15 @@ int Serve(const std::vector<std::string>& args, Home& home) {
     if (a == "--help" || a == "-h") {
       std::cout << "usage: shoal [--home DIR] serve [--config FILE] [--listen-s3 HOST:PORT]\n"
                    "                    [--listen-peer HOST:PORT] [--listen-mqtt HOST:PORT]\n"
-                   "                    [--peer HOST:PORT]...\n"
+                   "                    [--listen-mqtts HOST:PORT] [--peer HOST:PORT]...\n"
                    "Opens the home and serves it until SIGTERM or SIGINT.\n"
                    "  --config FILE        settings (default HOME/shoal.toml, if there is one)\n"
                    "  --listen-s3 ADDR     the S3 API (default 127.0.0.1:9000; port 0: any free port)\n"
                    "  --listen-peer ADDR   replication with other nodes and JS peers\n"
                    "                       (default 127.0.0.1:7300; port 0: any free port)\n"
                    "  --listen-mqtt ADDR   the MQTT broker (default 127.0.0.1:1883)\n"
+                   "  --listen-mqtts ADDR  the MQTT broker over TLS, served when [tls] in the\n"
+                   "                       config names a certificate (default 127.0.0.1:8883)\n"
                    "  --peer ADDR          a node to keep connected to (repeatable)\n"
                    "  --dht ADDR           run a DHT node here (UDP) to announce and find logs\n"
                    "  --dht-bootstrap ADDR a DHT node to join through (repeatable)\n"
@@ -109,6 +112,8 @@ int Serve(const std::vector<std::string>& args, Home& home) {
       peer_addr = *v;
     } else if (auto v = FlagValue(args, &i, "--listen-mqtt")) {
       mqtt_addr = *v;
+    } else if (auto v = FlagValue(args, &i, "--listen-mqtts")) {
+      mqtts_addr = *v;
     } else if (auto v = FlagValue(args, &i, "--peer")) {
       peer_flags.push_back(*v);
     } else if (auto v = FlagValue(args, &i, "--dht")) {
@@ -134,9 +139,11 @@ int Serve(const std::vector<std::string>& args, Home& home) {
   }
   if (s3_addr) config.s3_listen = *s3_addr;
   if (mqtt_addr) config.mqtt_listen = *mqtt_addr;
+  if (mqtts_addr) config.mqtt_listen_tls = *mqtts_addr;
   auto s3_ep = EndpointSetting(config.s3_listen, "the S3 listener");
   auto mqtt_ep = EndpointSetting(config.mqtt_listen, "the MQTT listener");
-  for (const Status& st : {s3_ep.status(), mqtt_ep.status()}) {
+  auto mqtts_ep = EndpointSetting(config.mqtt_listen_tls, "the MQTT TLS listener");
+  for (const Status& st : {s3_ep.status(), mqtt_ep.status(), mqtts_ep.status()}) {
     if (!st.ok()) {
       std::cerr << "shoal: serve: " << st.message() << "\n";
       return kExitUsage;
@@ -148,6 +155,19 @@ int Serve(const std::vector<std::string>& args, Home& home) {
   mqtt::ServerOptions mqtt_options;
   mqtt_options.host = mqtt_ep->host;
   mqtt_options.port = mqtt_ep->port;
+  if (!config.tls_cert.empty()) {
+    auto tls = crypto::TlsContext::ForServer(config.tls_cert, config.tls_key);
+    if (!tls.ok()) {
+      std::cerr << "shoal: serve: " << tls.status().message() << "\n";
+      return kExitUsage;
+    }
+    mqtt_options.tls = std::move(*tls);
+    mqtt_options.tls_host = mqtts_ep->host;
+    mqtt_options.tls_port = mqtts_ep->port;
+  } else if (mqtts_addr) {
+    std::cerr << "shoal: serve: --listen-mqtts needs a certificate ([tls] cert and key)\n";
+    return kExitUsage;
+  }
   {
     mqtt::BrokerOptions& b = mqtt_options.broker;
     if (config.mqtt_max_packet_size) b.max_packet_size = *config.mqtt_max_packet_size;
@@ -197,10 +217,11 @@ int Serve(const std::vector<std::string>& args, Home& home) {
 
   // MQTT clients sign in as a node user: the user's name, and its secret
   // key as the password. Without a name, only while every listener MQTT is
-  // served on (TCP, and WebSocket on the HTTP listener) is on loopback,
+  // served on (TCP, TLS, and WebSocket on the HTTP listener) is on loopback,
   // unless the config says otherwise.
-  const bool anonymous = config.mqtt_allow_anonymous.value_or(IsLoopback(mqtt_options.host) &&
-                                                              IsLoopback(s3_listen.host));
+  const bool anonymous = config.mqtt_allow_anonymous.value_or(
+      IsLoopback(mqtt_options.host) && IsLoopback(s3_listen.host) &&
+      (!mqtt_options.tls || IsLoopback(mqtt_options.tls_host)));
   mqtt_options.broker.authenticate = [user_list, anonymous](
                                          const std::optional<std::string>& name,
                                          const std::optional<Bytes>& password) -> uint8_t {
@@ -261,6 +282,8 @@ int Serve(const std::vector<std::string>& args, Home& home) {
     return kExitError;
   }
   const std::string mqtt_url = "mqtt://" + (*mqtt_server)->address();
+  const std::string mqtts_url =
+      mqtt_options.tls ? "mqtts://" + (*mqtt_server)->tls_address() : std::string();
 
   auto s3 = s3::Service::Open(
       home.store(),
@@ -320,6 +343,7 @@ int Serve(const std::vector<std::string>& args, Home& home) {
   nlohmann::ordered_json endpoints;
   endpoints["s3"] = s3_url;
   endpoints["mqtt"] = mqtt_url;
+  if (!mqtts_url.empty()) endpoints["mqtts"] = mqtts_url;
   endpoints["peer"] = peer_address;
   endpoints["peerKey"] = peer_key;
   std::optional<net::Endpoint> dht = (*peering)->dht_endpoint();
@@ -335,6 +359,7 @@ int Serve(const std::vector<std::string>& args, Home& home) {
             << "store " << home.db_path() << "\n"
             << "s3 " << s3_url << "\n"
             << "mqtt " << mqtt_url << "\n"
+            << (mqtts_url.empty() ? std::string() : "mqtts " + mqtts_url + "\n")
             << "peer " << peer_address << " " << peer_key << "\n"
             << (dht ? "dht " + dht->ToString() + "\n" : std::string())
             << "control unix:" << home.socket_path() << "\n"

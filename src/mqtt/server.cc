@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "crypto/tls.h"
 #include "http/websocket.h"
 #include "mqtt/event_loop.h"
 
@@ -51,6 +52,7 @@ struct Hub {
   Broker* broker = nullptr;
   size_t drain_bytes = 0;  // a backlog back under this is reported Drained
   std::array<uint8_t, kReadBytes> buffer;
+  Bytes plain;  // what TLS decrypted from one read, reused
   TcpLink* links = nullptr;  // every link not yet deleted, linked through them
 };
 
@@ -66,6 +68,10 @@ struct Hub {
 // writability until it is gone. A write error is not reported from inside
 // Send (the broker may be iterating its connections): the link waits for
 // the loop to report the socket, and loses it then.
+//
+// On TLS, what is read is decrypted before anything else sees it (a bad
+// record or handshake loses the connection, after the alert is written),
+// what is sent is encrypted, and a close sends close_notify before FIN.
 //
 // On a WebSocket, every Send goes out as one binary frame; the client's
 // frames are unmasked and their payload handed to the broker as it comes,
@@ -88,7 +94,8 @@ class TcpLink final : public Link, public EventLoop::Watcher {
  public:
   static constexpr auto kLinger = std::chrono::seconds(2);
 
-  TcpLink(Hub* hub, int fd, bool websocket) : hub_(hub), fd_(fd) {
+  TcpLink(Hub* hub, int fd, bool websocket, std::unique_ptr<crypto::Tls> tls)
+      : hub_(hub), tls_(std::move(tls)), fd_(fd) {
     if (websocket) ws_ = std::make_unique<http::ws::Decoder>();
     next_ = hub_->links;
     if (next_ != nullptr) next_->prev_ = this;
@@ -118,16 +125,16 @@ class TcpLink final : public Link, public EventLoop::Watcher {
     if (ws_) {
       Bytes header;
       http::ws::AppendHeader(http::ws::Opcode::kBinary, bytes.size(), &header);
-      Queue(std::move(header));
+      Out(std::move(header));
     }
-    Queue(std::move(bytes));
+    Out(std::move(bytes));
   }
 
   void Close() override {
     if (closing_) return;
-    if (ws_) Queue(http::ws::CloseFrame(http::ws::kNormalClosure));
+    if (ws_) Out(http::ws::CloseFrame(http::ws::kNormalClosure));
     closing_ = true;
-    if (backlog_ == 0) HalfClose();
+    Finish();
   }
 
   size_t backlog() const override { return backlog_; }
@@ -153,6 +160,25 @@ class TcpLink final : public Link, public EventLoop::Watcher {
   TcpLink* next() const { return next_; }
 
  private:
+  // Application bytes for the peer: through TLS if the link has it.
+  void Out(Bytes bytes) {
+    if (!tls_) {
+      Queue(std::move(bytes));
+      return;
+    }
+    if (tls_->Send(bytes).ok()) Queue(tls_->TakeOutput());
+  }
+
+  // Nothing more will be sent: close_notify on TLS, and FIN once what is
+  // queued is written.
+  void Finish() {
+    if (tls_) {
+      tls_->Shutdown();
+      Queue(tls_->TakeOutput());
+    }
+    if (backlog_ == 0) HalfClose();
+  }
+
   // Writes `bytes` now if nothing waits before them, and keeps what the
   // socket does not take.
   void Queue(Bytes bytes) {
@@ -242,7 +268,22 @@ class TcpLink final : public Link, public EventLoop::Watcher {
 
   void ReadOnce() {
     ssize_t n = ::recv(fd_, hub_->buffer.data(), hub_->buffer.size(), 0);
-    if (n > 0) {
+    if (n > 0 && tls_) {
+      Bytes& plain = hub_->plain;
+      plain.clear();
+      Status st = tls_->Receive(ByteView(hub_->buffer.data(), static_cast<size_t>(n)), &plain);
+      Queue(tls_->TakeOutput());  // the handshake's answers, or an alert
+      if (!plain.empty()) Consume(plain);
+      if (closed_) return;
+      if (!st.ok()) {
+        // A bad record or handshake: the alert goes, then FIN.
+        TellLost();
+        if (backlog_ == 0) HalfClose();
+        return;
+      }
+      if (!tls_->peer_closed()) return;
+      n = 0;  // close_notify: the end of the stream
+    } else if (n > 0) {
       Consume(std::span<uint8_t>(hub_->buffer.data(), static_cast<size_t>(n)));
       return;
     }
@@ -274,8 +315,8 @@ class TcpLink final : public Link, public EventLoop::Watcher {
   // close frame answers, then the socket closes gracefully.
   void EndWebSocket(uint16_t code) {
     TellLost();
-    Queue(http::ws::CloseFrame(code));
-    if (backlog_ == 0) HalfClose();
+    Out(http::ws::CloseFrame(code));
+    Finish();
   }
 
   void Consume(std::span<uint8_t> data) {
@@ -295,7 +336,7 @@ class TcpLink final : public Link, public EventLoop::Watcher {
           Bytes pong;
           http::ws::AppendHeader(http::ws::Opcode::kPong, e.data.size(), &pong);
           pong.insert(pong.end(), e.data.begin(), e.data.end());
-          Queue(std::move(pong));
+          Out(std::move(pong));
           break;
         }
         case Kind::kPong:
@@ -340,6 +381,7 @@ class TcpLink final : public Link, public EventLoop::Watcher {
   }
 
   Hub* const hub_;
+  std::unique_ptr<crypto::Tls> tls_;  // none on plain TCP
   TcpLink* prev_ = nullptr;
   TcpLink* next_ = nullptr;
   std::unique_ptr<http::ws::Decoder> ws_;  // a WebSocket's framing
@@ -382,7 +424,21 @@ bool MakeAddress(const std::string& host, uint16_t port, sockaddr_storage* out,
 
 }  // namespace
 
-struct Server::Impl : EventLoop::Watcher {
+struct Server::Impl {
+  // A listening socket: plain MQTT, or MQTT over TLS.
+  struct Listener : EventLoop::Watcher {
+    Impl* impl = nullptr;
+    int fd = -1;
+    bool tls = false;
+    std::string host;
+    uint16_t port = 0;  // as bound
+
+    ~Listener() {
+      if (fd >= 0) ::close(fd);
+    }
+    void OnReady(uint32_t) override { impl->Accept(*this); }
+  };
+
   Impl(ServerOptions o, std::unique_ptr<EventLoop> l)
       : options(std::move(o)), loop(std::move(l)), broker(options.broker, Clock::now()) {
     hub.loop = loop.get();
@@ -392,35 +448,71 @@ struct Server::Impl : EventLoop::Watcher {
 
   ~Impl() {
     while (hub.links != nullptr) delete hub.links;
-    if (listen_fd >= 0) ::close(listen_fd);
   }
 
-  // The listener is readable: take the connections waiting.
-  void OnReady(uint32_t) override {
+  // Binds and listens on host:port, and watches the socket.
+  Status Listen(Listener* l, const std::string& host, uint16_t port, bool tls) {
+    l->impl = this;
+    l->tls = tls;
+    l->host = host;
+    sockaddr_storage addr;
+    socklen_t len;
+    if (!MakeAddress(host, port, &addr, &len)) {
+      return Status::InvalidArgument("mqtt: not an IP address: " + host);
+    }
+    auto fail = [&](const char* what) {
+      return Status::IOError("mqtt: cannot listen on " + host + ":" + std::to_string(port) + ": " +
+                             what + ": " + std::strerror(errno));
+    };
+    l->fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (l->fd < 0) return fail("socket");
+    int one = 1;
+    ::setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (::bind(l->fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) return fail("bind");
+    if (::listen(l->fd, 65535) != 0) return fail("listen");
+    if (::getsockname(l->fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      return fail("getsockname");
+    }
+    l->port = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
+                                               : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    return loop->Watch(l->fd, EPOLLIN, l);
+  }
+
+  // A listener is readable: take the connections waiting.
+  void Accept(Listener& l) {
     for (int i = 0; i < 64; i++) {
-      int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      int fd = ::accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
           // Out of descriptors or memory: the connection stays in the
           // backlog, and the listener rests a little rather than spin.
-          (void)loop->Change(listen_fd, 0, this);
+          (void)loop->Change(l.fd, 0, &l);
           loop->At(Clock::now() + std::chrono::milliseconds(100),
-                   [this] { (void)loop->Change(listen_fd, EPOLLIN, this); });
+                   [this, &l] { (void)loop->Change(l.fd, EPOLLIN, &l); });
         }
         return;
       }
-      Adopt(fd, false, {});
+      Adopt(fd, false, l.tls, {});
     }
   }
 
   // Serves a connected socket, or closes it if there are too many.
-  void Adopt(int fd, bool websocket, std::span<uint8_t> received) {
+  void Adopt(int fd, bool websocket, bool tls, std::span<uint8_t> received) {
     if (broker.stats().connections >= options.max_connections) {
       ::close(fd);
       return;
     }
+    std::unique_ptr<crypto::Tls> session;
+    if (tls) {
+      auto made = crypto::Tls::Make(*options.tls);
+      if (!made.ok()) {
+        ::close(fd);
+        return;
+      }
+      session = std::move(*made);
+    }
     SetNoDelay(fd);
-    auto* link = new TcpLink(&hub, fd, websocket);
+    auto* link = new TcpLink(&hub, fd, websocket, std::move(session));
     link->Start(broker.Open(link, Clock::now()), received);
   }
 
@@ -435,10 +527,9 @@ struct Server::Impl : EventLoop::Watcher {
   std::unique_ptr<EventLoop> loop;
   Broker broker;
   Hub hub;
-  int listen_fd = -1;
+  Listener plain;
+  Listener tls;  // fd -1 without a certificate
   std::thread thread;
-  uint16_t port = 0;
-  std::string host;
 };
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -451,43 +542,34 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   if (!loop.ok()) return loop.status();
   auto impl = std::make_unique<Impl>(std::move(options), std::move(*loop));
   if (Status st = impl->broker.Load(Clock::now()); !st.ok()) return st;
-  const std::string& host = impl->options.host;
-  const uint16_t port = impl->options.port;
-  sockaddr_storage addr;
-  socklen_t len;
-  if (!MakeAddress(host, port, &addr, &len)) {
-    return Status::InvalidArgument("mqtt: not an IP address: " + host);
-  }
-  auto fail = [&](const char* what) {
-    return Status::IOError("mqtt: cannot listen on " + host + ":" + std::to_string(port) + ": " +
-                           what + ": " + std::strerror(errno));
-  };
-  impl->listen_fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (impl->listen_fd < 0) return fail("socket");
-  int one = 1;
-  ::setsockopt(impl->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (::bind(impl->listen_fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) return fail("bind");
-  if (::listen(impl->listen_fd, 65535) != 0) return fail("listen");
-  if (::getsockname(impl->listen_fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    return fail("getsockname");
-  }
-  impl->port = ntohs(addr.ss_family == AF_INET6
-                         ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
-                         : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-  impl->host = host;
-  if (Status st = impl->loop->Watch(impl->listen_fd, EPOLLIN, impl.get()); !st.ok()) return st;
+  const ServerOptions& o = impl->options;
+  SHOAL_RETURN_IF_ERROR(impl->Listen(&impl->plain, o.host, o.port, false));
+  if (o.tls) SHOAL_RETURN_IF_ERROR(impl->Listen(&impl->tls, o.tls_host, o.tls_port, true));
   impl->Tick();
   Impl* raw = impl.get();
   impl->thread = std::thread([raw] { raw->loop->Run(); });
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
-std::string Server::address() const {
-  bool v6 = impl_->host.find(':') != std::string::npos;
-  return (v6 ? "[" + impl_->host + "]" : impl_->host) + ":" + std::to_string(impl_->port);
+namespace {
+
+std::string HostPort(const std::string& host, uint16_t port) {
+  bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
-uint16_t Server::port() const { return impl_->port; }
+}  // namespace
+
+std::string Server::address() const { return HostPort(impl_->plain.host, impl_->plain.port); }
+
+uint16_t Server::port() const { return impl_->plain.port; }
+
+std::string Server::tls_address() const {
+  return impl_->tls.fd < 0 ? "" : HostPort(impl_->tls.host, impl_->tls.port);
+}
+
+uint16_t Server::tls_port() const { return impl_->tls.fd < 0 ? 0 : impl_->tls.port; }
+
 
 namespace {
 
@@ -547,7 +629,7 @@ void Server::HandleWebSocket(http::Request& req, http::ResponseWriter& w) {
       ::close(fd);
       return;
     }
-    impl->Adopt(fd, true, conn->received);
+    impl->Adopt(fd, true, false, conn->received);
   });
 }
 

@@ -1,5 +1,6 @@
-// mqtt::Server: the broker on a TCP listener, and on WebSockets that the
-// node's HTTP listener hands over (AdoptWebSocket).
+// mqtt::Server: the broker on a TCP listener, on a TLS one if it is given a
+// certificate, and on WebSockets that the node's HTTP listener hands over
+// (HandleWebSocket).
 //
 // One thread runs an Asio io_context with the listener, every connection
 // and the broker itself, so the broker needs no lock. A connection waits
@@ -25,11 +26,20 @@
 #include "http/server.h"
 #include "mqtt/broker.h"
 
+namespace shoal::crypto {
+class TlsContext;
+}
+
 namespace shoal::mqtt {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 1883;  // 0: any free port
+  // With a server context (crypto::TlsContext::ForServer), MQTT over TLS is
+  // served on a second listener as well.
+  std::shared_ptr<const crypto::TlsContext> tls;
+  std::string tls_host = "127.0.0.1";
+  uint16_t tls_port = 8883;  // 0: any free port
   BrokerOptions broker;
   // Connections beyond this are closed as they arrive.
   size_t max_connections = 100000;
@@ -45,6 +55,9 @@ class Server {
   // "host:port" as bound (the port chosen when 0 was asked for).
   std::string address() const;
   uint16_t port() const;
+  // The same for the TLS listener: "" and 0 without one.
+  std::string tls_address() const;
+  uint16_t tls_port() const;
   // Answers a WebSocket handshake that reached the node's HTTP listener
   // (the node sends it those for /mqtt): 101 with subprotocol "mqtt" (or
   // "mqttv3.1", which 3.1 clients ask for), and the connection is taken

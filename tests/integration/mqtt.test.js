@@ -5,7 +5,7 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const net = require('node:net')
-const { spawn } = require('node:child_process')
+const { spawn, spawnSync } = require('node:child_process')
 const shoal = require('../shoal.js')
 
 const { client } = shoal
@@ -242,6 +242,80 @@ test('deny rules in ACLs refuse publishing, subscribing and receiving', async ()
   } finally {
     node.child.kill('SIGTERM')
     await shoal.waitExit(node.child)
+    fs.rmSync(home, { recursive: true, force: true })
+  }
+})
+
+// A self-signed certificate for 127.0.0.1 and localhost, made with the
+// openssl command line in `dir`.
+function makeCertificate (dir) {
+  fs.mkdirSync(dir, { recursive: true })
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+    '-nodes', '-keyout', `${dir}/key.pem`, '-out', `${dir}/cert.pem`, '-days', '2', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'])
+  assert.equal(r.status, 0, String(r.stderr))
+}
+
+test('MQTT over TLS with a certificate from [tls], beside plain MQTT', async () => {
+  const home = shoal.tempHome()
+  makeCertificate(home)
+  // Relative paths are the config file's folder's.
+  fs.writeFileSync(`${home}/shoal.toml`, '[tls]\ncert = "cert.pem"\nkey = "key.pem"\n')
+  const node = await shoal.serve(home, ['--listen-mqtts', '127.0.0.1:0'])
+  try {
+    const m = /^mqtts mqtts:\/\/127\.0\.0\.1:(\d+)$/m.exec(node.output())
+    assert.ok(m, node.output())
+    const tls = ['-p', m[1], '--cafile', `${home}/cert.pem`]
+    const plain = ['-p', String(node.mqttPort)]
+    const overTls = subscriber([...tls, '-V', 'mqttv5', '-q', '2', '-v', '-t', 'tls/#'], 3)
+    const overTcp = subscriber([...plain, '-q', '1', '-v', '-t', 'tls/#'], 3)
+    await Promise.all([overTls.ready, overTcp.ready])
+    for (const [qos, version, args] of [[0, 'mqttv311', tls], [1, 'mqttv5', plain], [2, 'mqttv311', tls]]) {
+      const r = await client('mosquitto_pub', [...args, '-V', version, '-q', String(qos), '-t', `tls/q${qos}`,
+        '-m', 'x'.repeat(60000 * qos + 1)])
+      assert.equal(r.code, 0, r.stderr)
+    }
+    const want = ['tls/q0 x', `tls/q1 ${'x'.repeat(60001)}`, `tls/q2 ${'x'.repeat(120001)}`]
+    assert.deepEqual(messages((await overTls.done).out), want)
+    assert.deepEqual(messages((await overTcp.done).out), want)
+
+    // A client that does not trust the certificate gets nowhere; plain
+    // bytes on the TLS port are a failed handshake; the node serves on.
+    makeCertificate(`${home}/other`)
+    let r = await client('mosquitto_pub', ['-p', m[1], '--cafile', `${home}/other/cert.pem`,
+      '-t', 'tls/no', '-m', 'no'])
+    assert.notEqual(r.code, 0)
+    assert.match(r.stderr, /TLS error/)
+    const raw = net.connect(Number(m[1]), '127.0.0.1')
+    raw.write(Buffer.from([0x10, 0x0c, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c, 0x00, 0x00]))
+    await new Promise((resolve) => raw.on('close', resolve))
+    r = await client('mosquitto_sub', [...tls, '-t', 'tls/#', '-W', '1'])
+    assert.equal(r.code, 27, r.stderr)  // connected, then timed out waiting: TLS works
+  } finally {
+    node.child.kill('SIGTERM')
+    await shoal.waitExit(node.child)
+    fs.rmSync(home, { recursive: true, force: true })
+  }
+})
+
+test('bad [tls] settings are usage errors', () => {
+  const home = shoal.tempHome()
+  try {
+    makeCertificate(home)
+    const cases = [
+      ['[tls]\ncert = "cert.pem"\n', [], /\[tls\] needs both cert and key/],
+      ['[tls]\ncert = "nothere.pem"\nkey = "key.pem"\n', [], /cannot use the certificate in .*nothere\.pem/],
+      ['[tls]\ncert = "cert.pem"\nkey = "cert.pem"\n', [], /cannot use the private key in .*cert\.pem/],
+      ['[tls]\nwhat = 1\n', [], /unknown key tls\.what/],
+      ['', ['--listen-mqtts', '127.0.0.1:0'], /--listen-mqtts needs a certificate/]
+    ]
+    for (const [toml, args, message] of cases) {
+      fs.writeFileSync(`${home}/bad.toml`, toml)
+      const r = shoal.run(home, ['serve', '--config', `${home}/bad.toml`, ...args])
+      assert.equal(r.code, 2, toml)
+      assert.match(r.stderr, message)
+    }
+  } finally {
     fs.rmSync(home, { recursive: true, force: true })
   }
 })

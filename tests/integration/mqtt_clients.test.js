@@ -1,10 +1,12 @@
 // The broker's features with MQTT.js (npm `mqtt`) and Python paho (Debian's
-// python3-paho-mqtt, tests/integration/paho_check.py), each over TCP and
-// over WebSocket at /mqtt on the node's HTTP listener.
+// python3-paho-mqtt, tests/integration/paho_check.py), each over TCP, over
+// TLS (a certificate made with the openssl command line) and over WebSocket
+// at /mqtt on the node's HTTP listener.
 'use strict'
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
+const { spawnSync } = require('node:child_process')
 const net = require('node:net')
 const path = require('node:path')
 const mqtt = require('mqtt')
@@ -12,10 +14,16 @@ const shoal = require('../shoal.js')
 
 const PYTHON = '/usr/bin/python3'
 
-let node, home
+let node, home, tlsPort
 test.before(async () => {
   home = shoal.tempHome()
-  node = await shoal.serve(home)
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+    '-nodes', '-keyout', `${home}/key.pem`, '-out', `${home}/cert.pem`, '-days', '2', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'])
+  assert.equal(r.status, 0, String(r.stderr))
+  fs.writeFileSync(`${home}/shoal.toml`, `[tls]\ncert = "${home}/cert.pem"\nkey = "${home}/key.pem"\n`)
+  node = await shoal.serve(home, ['--listen-mqtts', '127.0.0.1:0'])
+  tlsPort = Number(/^mqtts mqtts:\/\/127\.0\.0\.1:(\d+)$/m.exec(node.output())[1])
 })
 test.after(async () => {
   node.child.kill('SIGTERM')
@@ -27,13 +35,17 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 function url (transport) {
   if (transport === 'tcp') return `mqtt://127.0.0.1:${node.mqttPort}`
+  if (transport === 'tls') return `mqtts://127.0.0.1:${tlsPort}`
   return node.s3.replace('http://', 'ws://') + '/mqtt'
 }
 
 // A connected MQTT.js client that collects what it receives.
 function open (transport, options = {}) {
   return new Promise((resolve, reject) => {
-    const c = mqtt.connect(url(transport), { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000, ...options })
+    const tls = transport === 'tls' ? { ca: fs.readFileSync(`${home}/cert.pem`) } : {}
+    const c = mqtt.connect(url(transport), {
+      protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000, ...tls, ...options
+    })
     c.got = []
     c.on('message', (topic, payload, packet) => c.got.push({ topic, payload: payload.toString(), packet }))
     c.once('connect', (ack) => { c.connack = ack; resolve(c) })
@@ -47,7 +59,7 @@ async function received (c, n) {
   return c.got
 }
 
-for (const transport of ['tcp', 'ws']) {
+for (const transport of ['tcp', 'tls', 'ws']) {
   test(`${transport}: QoS 0, 1 and 2 end to end, empty and 1 MiB payloads`, async () => {
     const sub = await open(transport)
     await sub.subscribeAsync('q/#', { qos: 2 })
@@ -228,13 +240,14 @@ test('ws: a bad handshake gets an HTTP error, and a text frame closes only its c
   await Promise.all([watcher.endAsync(), pub.endAsync()])
 })
 
-test('Python paho over TCP and WebSocket, 3.1.1 and 5.0', async () => {
+test('Python paho over TCP, WebSocket and TLS, 3.1.1 and 5.0', async () => {
   const script = path.join(__dirname, 'paho_check.py')
   const wsPort = node.s3.split(':').pop()
-  const r = await shoal.client(PYTHON, [script, String(node.mqttPort), wsPort], 60000)
+  const r = await shoal.client(PYTHON, [script, String(node.mqttPort), wsPort, String(tlsPort),
+    `${home}/cert.pem`], 60000)
   assert.equal(r.code, 0, r.stdout + r.stderr)
   const lines = r.stdout.trim().split('\n')
   // One line per transport and version, each "ok ...".
-  assert.equal(lines.length, 4, r.stdout)
+  assert.equal(lines.length, 6, r.stdout)
   for (const line of lines) assert.match(line, /^ok /)
 })

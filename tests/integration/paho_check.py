@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 # Python paho (Debian's python3-paho-mqtt) against a running broker, over
-# TCP and over WebSocket at /mqtt, with MQTT 3.1.1 and 5.0: QoS 0, 1 and 2
+# TCP, over WebSocket at /mqtt and over TLS if given a TLS port, with MQTT
+# 3.1.1 and 5.0: QoS 0, 1 and 2
 # end to end, a retained message, a will on a dropped connection, and (5.0)
 # user properties, response topic, correlation data and a subscription
 # identifier. Prints one line per transport and version, "ok ..." or
 # "fail ...", and exits 1 if any failed.
 #
-#   paho_check.py MQTT_PORT HTTP_PORT
+#   paho_check.py MQTT_PORT HTTP_PORT [TLS_PORT CA_FILE]
 import sys
 import threading
 import time
@@ -20,7 +21,12 @@ class Client:
     def __init__(self, name, transport, port, version, will=None):
         self.got = []
         self.cond = threading.Condition()
+        ca = None
+        if transport.startswith("tls:"):  # "tls:CA_FILE": TCP with TLS
+            transport, ca = "tcp", transport[4:]
         self.c = mqtt.Client(client_id=name, protocol=version, transport=transport)
+        if ca:
+            self.c.tls_set(ca_certs=ca)
         if transport == "websockets":
             self.c.ws_set_options(path="/mqtt")
         if will:
@@ -68,7 +74,7 @@ class Client:
 
 
 def check(transport, port, version):
-    tag = "%s-%s" % (transport, "v5" if version == mqtt.MQTTv5 else "v311")
+    tag = "%s-%s" % (transport.split(":")[0], "v5" if version == mqtt.MQTTv5 else "v311")
     base = "py/" + tag
     sub = Client(tag + "-sub", transport, port, version)
     sub_props = None
@@ -122,8 +128,11 @@ def check(transport, port, version):
 
 def main():
     mqtt_port, http_port = int(sys.argv[1]), int(sys.argv[2])
+    transports = [("tcp", mqtt_port), ("websockets", http_port)]
+    if len(sys.argv) > 4:  # a TLS port and the CA file that signed its certificate
+        transports.append(("tls:" + sys.argv[4], int(sys.argv[3])))
     failed = False
-    for transport, port in (("tcp", mqtt_port), ("websockets", http_port)):
+    for transport, port in transports:
         for version in (mqtt.MQTTv311, mqtt.MQTTv5):
             try:
                 line = check(transport, port, version)
