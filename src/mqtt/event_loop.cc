@@ -44,20 +44,20 @@ EventLoop::~EventLoop() {
   ::close(epoll_fd_);
 }
 
-Status EventLoop::Watch(int fd, uint32_t events, Watcher* w) {
+Status EventLoop::Control(int op, int fd, uint32_t events, Watcher* w) {
   epoll_event ev{};
   ev.events = events;
   ev.data.ptr = w;
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) return Errno("epoll_ctl(ADD)");
+  if (::epoll_ctl(epoll_fd_, op, fd, &ev) != 0) return Errno("epoll_ctl");
   return Status::OK();
 }
 
+Status EventLoop::Watch(int fd, uint32_t events, Watcher* w) {
+  return Control(EPOLL_CTL_ADD, fd, events, w);
+}
+
 Status EventLoop::Change(int fd, uint32_t events, Watcher* w) {
-  epoll_event ev{};
-  ev.events = events;
-  ev.data.ptr = w;
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0) return Errno("epoll_ctl(MOD)");
-  return Status::OK();
+  return Control(EPOLL_CTL_MOD, fd, events, w);
 }
 
 void EventLoop::Forget(int fd) { ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }

@@ -76,6 +76,7 @@ class EventLoop {
 
  private:
   EventLoop(int epoll_fd, int wake_fd);
+  Status Control(int op, int fd, uint32_t events, Watcher* w);  // epoll_ctl
   void RunDue();
   void RunPosted();
 
