@@ -87,6 +87,7 @@ function serve (home, args = []) {
         const peer = /^peer (\S+) (\S+)$/m.exec(out)
         const dht = /^dht (\S+)$/m.exec(out)
         const mqtt = /^mqtt mqtt:\/\/(\S+):(\d+)$/m.exec(out)
+        const mqtts = /^mqtts mqtts:\/\/(\S+):(\d+)$/m.exec(out)
         resolve({
           child,
           output: () => out,
@@ -96,7 +97,8 @@ function serve (home, args = []) {
           peerKey: peer ? peer[2] : null,
           dht: dht ? dht[1] : null,
           mqttHost: mqtt ? mqtt[1] : null,
-          mqttPort: mqtt ? Number(mqtt[2]) : null
+          mqttPort: mqtt ? Number(mqtt[2]) : null,
+          mqttsPort: mqtts ? Number(mqtts[2]) : null // only with [tls]
         })
       }
     })
@@ -159,4 +161,16 @@ async function poll (fn, what, ms = 60000) {
   }
 }
 
-module.exports = { BIN, AWS, run, ok, okAsync, client, tempHome, serve, waitExit, clientEnv, aws, poll }
+// A self-signed certificate for 127.0.0.1 and localhost, and its key
+// (`dir`/cert.pem, `dir`/key.pem), made with the openssl command line.
+function makeCertificate (dir) {
+  fs.mkdirSync(dir, { recursive: true })
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+    '-nodes', '-keyout', `${dir}/key.pem`, '-out', `${dir}/cert.pem`, '-days', '2', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'])
+  if (r.status !== 0) throw new Error('openssl req failed: ' + String(r.stderr))
+}
+
+module.exports = {
+  BIN, AWS, run, ok, okAsync, client, tempHome, serve, waitExit, clientEnv, aws, poll, makeCertificate
+}

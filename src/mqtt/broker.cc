@@ -261,7 +261,7 @@ Broker::ConnId Broker::Open(Link* link, Clock::time_point now) {
   c->last_packet = now;
   ConnId id = c->id;
   conns_[slot] = std::move(c);
-  stats_.connections = ++open_conns_;
+  stats_.connections++;
   return id;
 }
 
@@ -785,10 +785,9 @@ void Broker::Flush(Clock::time_point now) {
     uint32_t slot = static_cast<uint32_t>(id);
     conns_[slot].reset();
     free_slots_.push_back(slot);
-    open_conns_--;
+    stats_.connections--;
   }
   dead_.clear();
-  stats_.connections = open_conns_;
 }
 
 void Broker::Drop(Connection& c, uint8_t why, bool clean, Clock::time_point now) {

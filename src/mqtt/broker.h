@@ -236,7 +236,6 @@ class Broker {
   // and a serial number (high 32), so an id outlives nothing it named.
   std::vector<std::unique_ptr<Connection>> conns_;
   std::vector<uint32_t> free_slots_;
-  size_t open_conns_ = 0;
   // Sessions by client id (looked up by string_view).
   struct ClientIdHash {
     using is_transparent = void;

@@ -157,8 +157,6 @@ class TcpLink final : public Link, public EventLoop::Watcher {
     if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ReadOnce();
   }
 
-  TcpLink* next() const { return next_; }
-
  private:
   // Application bytes for the peer: through TLS if the link has it.
   void Out(Bytes bytes) {
@@ -261,9 +259,14 @@ class TcpLink final : public Link, public EventLoop::Watcher {
   // socket is always writable) to lose the connection from there.
   void Fail() {
     write_failed_ = true;
+    DropOutput();
+    (void)hub_->loop->Change(fd_, EPOLLIN | EPOLLOUT, this);
+  }
+
+  // Forgets what was not written, and gives its memory back.
+  void DropOutput() {
     pending_ = std::vector<Bytes>();
     head_ = offset_ = backlog_ = 0;
-    (void)hub_->loop->Change(fd_, EPOLLIN | EPOLLOUT, this);
   }
 
   void ReadOnce() {
@@ -374,8 +377,7 @@ class TcpLink final : public Link, public EventLoop::Watcher {
     if (closed_) return;
     closed_ = true;
     ::close(fd_);  // which takes it out of the loop
-    pending_ = std::vector<Bytes>();
-    head_ = offset_ = backlog_ = 0;
+    DropOutput();
     // Deleted once this turn's events are dispatched, or by its timer.
     if (!lingering_) hub_->loop->Post([this] { delete this; });
   }

@@ -5,10 +5,10 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const net = require('node:net')
-const { spawn, spawnSync } = require('node:child_process')
+const { spawn } = require('node:child_process')
 const shoal = require('../shoal.js')
 
-const { client } = shoal
+const { client, makeCertificate } = shoal
 
 // A subscriber that runs until it has `count` messages; `ready` resolves once
 // its SUBSCRIBE is acknowledged (-d prints "received SUBACK").
@@ -246,16 +246,6 @@ test('deny rules in ACLs refuse publishing, subscribing and receiving', async ()
   }
 })
 
-// A self-signed certificate for 127.0.0.1 and localhost, made with the
-// openssl command line in `dir`.
-function makeCertificate (dir) {
-  fs.mkdirSync(dir, { recursive: true })
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
-    '-nodes', '-keyout', `${dir}/key.pem`, '-out', `${dir}/cert.pem`, '-days', '2', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'])
-  assert.equal(r.status, 0, String(r.stderr))
-}
-
 test('MQTT over TLS with a certificate from [tls], beside plain MQTT', async () => {
   const home = shoal.tempHome()
   makeCertificate(home)
@@ -263,9 +253,9 @@ test('MQTT over TLS with a certificate from [tls], beside plain MQTT', async () 
   fs.writeFileSync(`${home}/shoal.toml`, '[tls]\ncert = "cert.pem"\nkey = "key.pem"\n')
   const node = await shoal.serve(home, ['--listen-mqtts', '127.0.0.1:0'])
   try {
-    const m = /^mqtts mqtts:\/\/127\.0\.0\.1:(\d+)$/m.exec(node.output())
-    assert.ok(m, node.output())
-    const tls = ['-p', m[1], '--cafile', `${home}/cert.pem`]
+    assert.ok(node.mqttsPort, node.output())
+    const tlsPort = String(node.mqttsPort)
+    const tls = ['-p', tlsPort, '--cafile', `${home}/cert.pem`]
     const plain = ['-p', String(node.mqttPort)]
     const overTls = subscriber([...tls, '-V', 'mqttv5', '-q', '2', '-v', '-t', 'tls/#'], 3)
     const overTcp = subscriber([...plain, '-q', '1', '-v', '-t', 'tls/#'], 3)
@@ -282,11 +272,11 @@ test('MQTT over TLS with a certificate from [tls], beside plain MQTT', async () 
     // A client that does not trust the certificate gets nowhere; plain
     // bytes on the TLS port are a failed handshake; the node serves on.
     makeCertificate(`${home}/other`)
-    let r = await client('mosquitto_pub', ['-p', m[1], '--cafile', `${home}/other/cert.pem`,
+    let r = await client('mosquitto_pub', ['-p', tlsPort, '--cafile', `${home}/other/cert.pem`,
       '-t', 'tls/no', '-m', 'no'])
     assert.notEqual(r.code, 0)
     assert.match(r.stderr, /TLS error/)
-    const raw = net.connect(Number(m[1]), '127.0.0.1')
+    const raw = net.connect(node.mqttsPort, '127.0.0.1')
     raw.write(Buffer.from([0x10, 0x0c, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c, 0x00, 0x00]))
     await new Promise((resolve) => raw.on('close', resolve))
     r = await client('mosquitto_sub', [...tls, '-t', 'tls/#', '-W', '1'])

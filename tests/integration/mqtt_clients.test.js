@@ -6,7 +6,6 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
-const { spawnSync } = require('node:child_process')
 const net = require('node:net')
 const path = require('node:path')
 const mqtt = require('mqtt')
@@ -17,13 +16,10 @@ const PYTHON = '/usr/bin/python3'
 let node, home, tlsPort
 test.before(async () => {
   home = shoal.tempHome()
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
-    '-nodes', '-keyout', `${home}/key.pem`, '-out', `${home}/cert.pem`, '-days', '2', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'])
-  assert.equal(r.status, 0, String(r.stderr))
+  shoal.makeCertificate(home)
   fs.writeFileSync(`${home}/shoal.toml`, `[tls]\ncert = "${home}/cert.pem"\nkey = "${home}/key.pem"\n`)
   node = await shoal.serve(home, ['--listen-mqtts', '127.0.0.1:0'])
-  tlsPort = Number(/^mqtts mqtts:\/\/127\.0\.0\.1:(\d+)$/m.exec(node.output())[1])
+  tlsPort = node.mqttsPort
 })
 test.after(async () => {
   node.child.kill('SIGTERM')
