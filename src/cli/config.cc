@@ -192,6 +192,8 @@ Status LoadConfig(const std::string& path, ServeConfig* config) {
         SHOAL_RETURN_IF_ERROR(ReadCount(value, at, 1, 65535, &config->mqtt_max_inflight));
       } else if (k == "max_queued") {
         SHOAL_RETURN_IF_ERROR(ReadCount(value, at, 0, 1u << 31, &config->mqtt_max_queued));
+      } else if (k == "max_queued_bytes") {
+        SHOAL_RETURN_IF_ERROR(ReadCount(value, at, 0, int64_t{1} << 40, &config->mqtt_max_queued_bytes));
       } else if (k == "max_keep_alive") {
         SHOAL_RETURN_IF_ERROR(ReadCount(value, at, 1, 65535, &config->mqtt_max_keep_alive));
       } else if (k == "max_connections") {

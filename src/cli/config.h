@@ -52,6 +52,7 @@ struct ServeConfig {
   std::optional<uint16_t> mqtt_receive_maximum;
   std::optional<uint16_t> mqtt_max_inflight;
   std::optional<uint32_t> mqtt_max_queued;
+  std::optional<uint64_t> mqtt_max_queued_bytes;
   std::optional<uint16_t> mqtt_max_keep_alive;
   std::optional<uint32_t> mqtt_max_connections;
   // [[mqtt.acl]]: what each user may publish to and subscribe to. Empty:

@@ -174,6 +174,7 @@ int Serve(const std::vector<std::string>& args, Home& home) {
     if (config.mqtt_receive_maximum) b.receive_maximum = *config.mqtt_receive_maximum;
     if (config.mqtt_max_inflight) b.max_inflight = *config.mqtt_max_inflight;
     if (config.mqtt_max_queued) b.max_queued = *config.mqtt_max_queued;
+    if (config.mqtt_max_queued_bytes) b.max_queued_bytes = *config.mqtt_max_queued_bytes;
     if (config.mqtt_max_keep_alive) b.max_keep_alive = *config.mqtt_max_keep_alive;
     if (config.mqtt_max_connections) mqtt_options.max_connections = *config.mqtt_max_connections;
   }

@@ -61,19 +61,28 @@ struct Broker::Session {
     Out out;
     bool released = false;  // PUBREC came, PUBREL sent
   };
-  // Messages waiting for the in-flight window. Many sessions never queue
-  // anything, so the deque (which allocates over half a KiB when made) is
-  // made on first use.
+  // Messages waiting for the in-flight window, and the bytes of their
+  // topics and payloads. Many sessions never queue anything, so the deque
+  // (which allocates over half a KiB when made) is made on first use.
   class Queue {
    public:
+    static size_t Cost(const Out& out) {
+      return out.message ? out.message->topic.size() + out.message->payload.size() : 0;
+    }
     bool empty() const { return !q_ || q_->empty(); }
     size_t size() const { return q_ ? q_->size() : 0; }
+    size_t bytes() const { return bytes_; }
     void push_back(Out out) {
       if (!q_) q_ = std::make_unique<std::deque<Out>>();
+      bytes_ += Cost(out);
       q_->push_back(std::move(out));
     }
-    Out& front() { return q_->front(); }
-    void pop_front() { q_->pop_front(); }
+    Out Take() {
+      Out out = std::move(q_->front());
+      q_->pop_front();
+      bytes_ -= Cost(out);
+      return out;
+    }
     template <class F>
     void ForEach(F f) const {
       if (q_) for (const Out& out : *q_) f(out);
@@ -81,6 +90,7 @@ struct Broker::Session {
 
    private:
     std::unique_ptr<std::deque<Out>> q_;
+    size_t bytes_ = 0;
   };
   struct Flows {
     std::map<std::string, SubOptions> subscriptions;  // by filter as subscribed
@@ -604,7 +614,8 @@ void Broker::Deliver(Session& s, const std::shared_ptr<const Message>& m, uint8_
     }
     return;
   }
-  if (f.queue.size() >= options_.max_queued) {
+  if (f.queue.size() >= options_.max_queued ||
+      f.queue.bytes() + Session::Queue::Cost(out) > options_.max_queued_bytes) {
     stats_.messages_dropped++;
     return;
   }
@@ -619,8 +630,7 @@ void Broker::SendQueued(Session& s, Clock::time_point now) {
   size_t window = std::min<size_t>(options_.max_inflight, c->receive_maximum);
   while (!f.queue.empty() && f.inflight.size() < window &&
          !c->Congested(options_.max_backlog_bytes)) {
-    Session::Out out = std::move(f.queue.front());
-    f.queue.pop_front();
+    Session::Out out = f.queue.Take();
     if (out.message->expires && now >= *out.message->expires) {
       stats_.messages_dropped++;
       if (s.contents_stored) store_->DeleteEntry(s.id, out.seq);

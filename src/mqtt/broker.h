@@ -61,8 +61,10 @@ struct BrokerOptions {
   // QoS 1 and 2 messages in flight towards one client at a time, at most
   // (the client's own Receive Maximum may lower it).
   uint16_t max_inflight = 100;
-  // Messages kept for one client beyond those in flight; more are dropped.
+  // Messages kept for one client beyond those in flight, and the bytes of
+  // their topics and payloads, at most; a message over either is dropped.
   size_t max_queued = 1000;
+  size_t max_queued_bytes = 64 << 20;
   // Output bytes queued for one connection above which QoS 0 messages to it
   // are dropped and QoS 1 and 2 ones wait in its session instead.
   size_t max_backlog_bytes = 8 << 20;

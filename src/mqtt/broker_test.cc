@@ -90,6 +90,8 @@ class BrokerTest : public ::testing::Test {
     BrokerOptions o;
     o.sys_interval = 0s;
     o.receive_maximum = 3;
+    o.max_queued = max_queued_;
+    o.max_queued_bytes = max_queued_bytes_;
     o.db = &db_;
     o.wall_ms = [this] { return wall_ms_; };
     return o;
@@ -142,6 +144,8 @@ class BrokerTest : public ::testing::Test {
     broker_->Tick(now_);
   }
 
+  size_t max_queued_ = 1000;
+  size_t max_queued_bytes_ = 64 << 20;
   Clock::time_point now_ = Clock::time_point() + 1000h;
   int64_t wall_ms_ = 1'800'000'000'000;
   TestDb db_;
@@ -289,6 +293,41 @@ TEST_F(BrokerTest, SlowSubscriberDoesNotStallOthers) {
 
 // A session kept for 100 s after its connection ends, resumed.
 void Keep(mqtt::Connect& m) { m.properties.session_expiry = 100; }
+
+TEST_F(BrokerTest, QueuesAreBoundedInMessagesAndBytes) {
+  max_queued_ = 3;
+  max_queued_bytes_ = 100;
+  Restart();
+  Client sub = Connect("sub", Version::k5, false, Keep);
+  Subscribe(sub, "q", 1);
+  broker_->Lost(sub.id, now_);
+  Client pub = Connect("pub");
+  // 41 bytes each (topic and payload): the third would pass 100 bytes.
+  for (uint16_t i = 0; i < 4; i++) {
+    Write(pub, Publish{false, 1, false, "q", uint16_t(i + 1), {}, Bytes(40, uint8_t('a' + i))});
+  }
+  EXPECT_EQ(broker_->stats().messages_dropped, 2u);
+  Client back = Connect("sub", Version::k5, false, Keep);
+  ASSERT_EQ(back.first.size(), 3u);
+  EXPECT_EQ(std::get<Publish>(back.first[1]).payload, Bytes(40, 'a'));
+  EXPECT_EQ(std::get<Publish>(back.first[2]).payload, Bytes(40, 'b'));
+  // Sent, they no longer count: two of 41 bytes fit again, and small ones
+  // meet the bound of 3 messages.
+  broker_->Lost(back.id, now_);
+  Write(pub, Publish{false, 1, false, "q", 10, {}, Bytes(40, 'c')});
+  Write(pub, Publish{false, 1, false, "q", 11, {}, Bytes(40, 'd')});
+  for (uint16_t i = 0; i < 3; i++) {
+    Write(pub, Publish{false, 1, false, "q", uint16_t(i + 12), {}, Bytes(1, uint8_t('0' + i))});
+  }
+  EXPECT_EQ(broker_->stats().messages_dropped, 4u);
+  Client again = Connect("sub", Version::k5, false, Keep);
+  // The two unacknowledged before, then the three kept.
+  std::vector<std::string> got;
+  for (size_t i = 1; i < again.first.size(); i++) {
+    got.emplace_back(AsString(std::get<Publish>(again.first[i]).payload).substr(0, 1));
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"a", "b", "c", "d", "0"}));
+}
 
 TEST_F(BrokerTest, QueuedMessagesAndRetainedOnesSurviveARestart) {
   Client sub = Connect("sub", Version::k5, false, Keep);

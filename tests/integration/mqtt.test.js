@@ -133,6 +133,31 @@ test('a persistent session gets the QoS 1 and 2 messages sent while it was away'
   })
 })
 
+test('[mqtt] max_queued_bytes bounds what waits for a client that is away', async () => {
+  const home = shoal.tempHome()
+  fs.writeFileSync(`${home}/shoal.toml`, '[mqtt]\nmax_queued_bytes = 1000\n')
+  const node = await shoal.serve(home)
+  try {
+    const p = ['-p', String(node.mqttPort)]
+    await client('mosquitto_sub', [...p, '-c', '-i', 'away', '-q', '1', '-t', 'q/#', '-W', '1'])
+    // 303 bytes each with the topic: three fit in 1000, the rest are dropped.
+    for (let i = 0; i < 5; i++) {
+      const r = await client('mosquitto_pub', [...p, '-q', '1', '-t', `q/${i}`, '-m', String(i).repeat(300)])
+      assert.equal(r.code, 0)
+    }
+    const r = await client('mosquitto_sub', [...p, '-c', '-i', 'away', '-q', '1', '-t', 'q/#', '-v', '-W', '2'])
+    assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.slice(0, 5)), ['q/0 0', 'q/1 1', 'q/2 2'])
+    // Once they are sent, there is room again.
+    await client('mosquitto_pub', [...p, '-q', '1', '-t', 'q/again', '-m', 'x'.repeat(900)])
+    const again = await client('mosquitto_sub', [...p, '-c', '-i', 'away', '-q', '1', '-t', 'q/#', '-C', '1', '-W', '5'])
+    assert.equal(again.stdout.trim(), 'x'.repeat(900))
+  } finally {
+    node.child.kill('SIGTERM')
+    await shoal.waitExit(node.child)
+    fs.rmSync(home, { recursive: true, force: true })
+  }
+})
+
 test('user names and passwords', async () => {
   await withNode(async (node, home) => {
     const p = ['-p', String(node.mqttPort)]
@@ -319,6 +344,7 @@ test('bad [mqtt] settings are usage errors', () => {
       ['[[mqtt.acl]]\nuser = "a"\nsubscribe = ["a/#/b"]\n', /not a topic filter: a\/#\/b/],
       ['[[mqtt.acl]]\npublish = ["a"]\n', /needs a user/],
       ['[[mqtt.acl]]\nuser = "a"\ndeny_subscribe = ["a+"]\n', /deny_subscribe: not a topic filter: a\+/],
+      ['[mqtt]\nmax_queued_bytes = -1\n', /mqtt\.max_queued_bytes must be an integer from 0/],
       ['[mqtt]\nwhat = 1\n', /unknown key mqtt\.what/]
     ]
     for (const [toml, message] of cases) {
