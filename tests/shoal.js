@@ -88,11 +88,13 @@ function serve (home, args = []) {
         const dht = /^dht (\S+)$/m.exec(out)
         const mqtt = /^mqtt mqtt:\/\/(\S+):(\d+)$/m.exec(out)
         const mqtts = /^mqtts mqtts:\/\/(\S+):(\d+)$/m.exec(out)
+        const https = /^https (\S+)$/m.exec(out)
         resolve({
           child,
           output: () => out,
           errors: () => err,
           s3: s3 ? s3[1] : null,
+          https: https ? https[1] : null, // only with [tls]
           peer: peer ? peer[1] : null,
           peerKey: peer ? peer[2] : null,
           dht: dht ? dht[1] : null,

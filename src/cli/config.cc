@@ -116,7 +116,9 @@ Status LoadConfig(const std::string& path, ServeConfig* config) {
     for (auto& [key, value] : *s3) {
       const std::string k(key.str());
       const std::string at = path + ": " + Where(value.source()) + ": s3." + k;
-      if (k == "listen" || k == "region") {
+      if (k == "listen_tls") {
+        SHOAL_RETURN_IF_ERROR(ReadString(value, at, &config->s3_listen_tls));
+      } else if (k == "listen" || k == "region") {
         SHOAL_RETURN_IF_ERROR(ReadString(value, at, k == "listen" ? &config->s3_listen : &config->s3.region));
       } else if (k == "domains") {
         SHOAL_RETURN_IF_ERROR(ReadStrings(value, at, &config->s3.domains));

@@ -31,6 +31,9 @@ namespace shoal::cli {
 
 struct ServeConfig {
   std::string s3_listen = "127.0.0.1:9000";
+  // With a certificate, the HTTP listener's services (S3, MQTT over
+  // WebSocket) are served over TLS here too.
+  std::string s3_listen_tls = "127.0.0.1:9443";
   s3::ServiceOptions s3;
   std::string peer_listen = "127.0.0.1:7300";
   std::vector<std::string> peers;
@@ -39,7 +42,8 @@ struct ServeConfig {
   bool lan = false;
   // [tls]: the node's certificate chain and private key (PEM files; a
   // relative path is relative to the config file's folder). With both,
-  // MQTT is served over TLS too, on mqtt_listen_tls.
+  // HTTP and MQTT are served over TLS too, on s3_listen_tls and
+  // mqtt_listen_tls.
   std::string tls_cert;
   std::string tls_key;
   std::string mqtt_listen = "127.0.0.1:1883";

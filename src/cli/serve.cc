@@ -82,7 +82,7 @@ Result<node::PeeringOptions> PeeringSettings(const ServeConfig& config,
 }  // namespace
 
 int Serve(const std::vector<std::string>& args, Home& home) {
-  std::optional<std::string> s3_addr, peer_addr, mqtt_addr, mqtts_addr, config_path;
+  std::optional<std::string> s3_addr, https_addr, peer_addr, mqtt_addr, mqtts_addr, config_path;
   std::vector<std::string> peer_flags, bootstrap_flags;
   std::optional<std::string> dht_addr;
   bool lan_flag = false;
@@ -90,11 +90,15 @@ int Serve(const std::vector<std::string>& args, Home& home) {
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") {
       std::cout << "usage: shoal [--home DIR] serve [--config FILE] [--listen-s3 HOST:PORT]\n"
-                   "                    [--listen-peer HOST:PORT] [--listen-mqtt HOST:PORT]\n"
-                   "                    [--listen-mqtts HOST:PORT] [--peer HOST:PORT]...\n"
+                   "                    [--listen-https HOST:PORT] [--listen-peer HOST:PORT]\n"
+                   "                    [--listen-mqtt HOST:PORT] [--listen-mqtts HOST:PORT]\n"
+                   "                    [--peer HOST:PORT]...\n"
                    "Opens the home and serves it until SIGTERM or SIGINT.\n"
                    "  --config FILE        settings (default HOME/shoal.toml, if there is one)\n"
-                   "  --listen-s3 ADDR     the S3 API (default 127.0.0.1:9000; port 0: any free port)\n"
+                   "  --listen-s3 ADDR     the S3 API, and MQTT over WebSocket at /mqtt\n"
+                   "                       (default 127.0.0.1:9000; port 0: any free port)\n"
+                   "  --listen-https ADDR  the same over TLS, served when [tls] in the config\n"
+                   "                       names a certificate (default 127.0.0.1:9443)\n"
                    "  --listen-peer ADDR   replication with other nodes and JS peers\n"
                    "                       (default 127.0.0.1:7300; port 0: any free port)\n"
                    "  --listen-mqtt ADDR   the MQTT broker (default 127.0.0.1:1883)\n"
@@ -108,6 +112,8 @@ int Serve(const std::vector<std::string>& args, Home& home) {
     }
     if (auto v = FlagValue(args, &i, "--listen-s3")) {
       s3_addr = *v;
+    } else if (auto v = FlagValue(args, &i, "--listen-https")) {
+      https_addr = *v;
     } else if (auto v = FlagValue(args, &i, "--listen-peer")) {
       peer_addr = *v;
     } else if (auto v = FlagValue(args, &i, "--listen-mqtt")) {
@@ -138,12 +144,15 @@ int Serve(const std::vector<std::string>& args, Home& home) {
     }
   }
   if (s3_addr) config.s3_listen = *s3_addr;
+  if (https_addr) config.s3_listen_tls = *https_addr;
   if (mqtt_addr) config.mqtt_listen = *mqtt_addr;
   if (mqtts_addr) config.mqtt_listen_tls = *mqtts_addr;
   auto s3_ep = EndpointSetting(config.s3_listen, "the S3 listener");
+  auto https_ep = EndpointSetting(config.s3_listen_tls, "the HTTPS listener");
   auto mqtt_ep = EndpointSetting(config.mqtt_listen, "the MQTT listener");
   auto mqtts_ep = EndpointSetting(config.mqtt_listen_tls, "the MQTT TLS listener");
-  for (const Status& st : {s3_ep.status(), mqtt_ep.status(), mqtts_ep.status()}) {
+  for (const Status& st :
+       {s3_ep.status(), https_ep.status(), mqtt_ep.status(), mqtts_ep.status()}) {
     if (!st.ok()) {
       std::cerr << "shoal: serve: " << st.message() << "\n";
       return kExitUsage;
@@ -152,6 +161,9 @@ int Serve(const std::vector<std::string>& args, Home& home) {
   http::ServerOptions s3_listen;
   s3_listen.host = s3_ep->host;
   s3_listen.port = s3_ep->port;
+  http::ServerOptions https_listen;
+  https_listen.host = https_ep->host;
+  https_listen.port = https_ep->port;
   mqtt::ServerOptions mqtt_options;
   mqtt_options.host = mqtt_ep->host;
   mqtt_options.port = mqtt_ep->port;
@@ -161,11 +173,13 @@ int Serve(const std::vector<std::string>& args, Home& home) {
       std::cerr << "shoal: serve: " << tls.status().message() << "\n";
       return kExitUsage;
     }
+    https_listen.tls = *tls;
     mqtt_options.tls = std::move(*tls);
     mqtt_options.tls_host = mqtts_ep->host;
     mqtt_options.tls_port = mqtts_ep->port;
-  } else if (mqtts_addr) {
-    std::cerr << "shoal: serve: --listen-mqtts needs a certificate ([tls] cert and key)\n";
+  } else if (mqtts_addr || https_addr) {
+    std::cerr << "shoal: serve: " << (mqtts_addr ? "--listen-mqtts" : "--listen-https")
+              << " needs a certificate ([tls] cert and key)\n";
     return kExitUsage;
   }
   {
@@ -218,11 +232,12 @@ int Serve(const std::vector<std::string>& args, Home& home) {
 
   // MQTT clients sign in as a node user: the user's name, and its secret
   // key as the password. Without a name, only while every listener MQTT is
-  // served on (TCP, TLS, and WebSocket on the HTTP listener) is on loopback,
-  // unless the config says otherwise.
+  // served on (TCP, TLS, and WebSocket on the HTTP and HTTPS listeners) is on
+  // loopback, unless the config says otherwise.
   const bool anonymous = config.mqtt_allow_anonymous.value_or(
       IsLoopback(mqtt_options.host) && IsLoopback(s3_listen.host) &&
-      (!mqtt_options.tls || IsLoopback(mqtt_options.tls_host)));
+      (!mqtt_options.tls ||
+       (IsLoopback(mqtt_options.tls_host) && IsLoopback(https_listen.host))));
   mqtt_options.broker.authenticate = [user_list, anonymous](
                                          const std::optional<std::string>& name,
                                          const std::optional<Bytes>& password) -> uint8_t {
@@ -299,19 +314,29 @@ int Serve(const std::vector<std::string>& args, Home& home) {
   // requests that ask to upgrade; a plain GET /mqtt is S3's, the bucket
   // "mqtt").
   mqtt::Server* broker = mqtt_server->get();
-  auto s3_server = http::Server::Start(
-      s3_listen, [service, broker](http::Request& req, http::ResponseWriter& w) {
-        if (req.path == "/mqtt" && http::ws::IsUpgrade(req)) {
-          broker->HandleWebSocket(req, w);
-          return;
-        }
-        service->Handle(req, w);
-      });
+  http::Handler handler = [service, broker](http::Request& req, http::ResponseWriter& w) {
+    if (req.path == "/mqtt" && http::ws::IsUpgrade(req)) {
+      broker->HandleWebSocket(req, w);
+      return;
+    }
+    service->Handle(req, w);
+  };
+  auto s3_server = http::Server::Start(s3_listen, handler);
   if (!s3_server.ok()) {
     std::cerr << "shoal: s3: " << s3_server.status().ToString() << "\n";
     return kExitError;
   }
   const std::string s3_url = "http://" + (*s3_server)->address();
+  std::unique_ptr<http::Server> https_server;
+  if (https_listen.tls) {
+    auto started = http::Server::Start(https_listen, handler);
+    if (!started.ok()) {
+      std::cerr << "shoal: https: " << started.status().ToString() << "\n";
+      return kExitError;
+    }
+    https_server = std::move(*started);
+  }
+  const std::string https_url = https_server ? "https://" + https_server->address() : "";
 
   auto peering = node::Peering::Start(&home.store(), *peering_options);
   if (!peering.ok()) {
@@ -343,6 +368,7 @@ int Serve(const std::vector<std::string>& args, Home& home) {
 
   nlohmann::ordered_json endpoints;
   endpoints["s3"] = s3_url;
+  if (!https_url.empty()) endpoints["https"] = https_url;
   endpoints["mqtt"] = mqtt_url;
   if (!mqtts_url.empty()) endpoints["mqtts"] = mqtts_url;
   endpoints["peer"] = peer_address;
@@ -359,6 +385,7 @@ int Serve(const std::vector<std::string>& args, Home& home) {
   std::cout << "home " << home.dir() << "\n"
             << "store " << home.db_path() << "\n"
             << "s3 " << s3_url << "\n"
+            << (https_url.empty() ? std::string() : "https " + https_url + "\n")
             << "mqtt " << mqtt_url << "\n"
             << (mqtts_url.empty() ? std::string() : "mqtts " + mqtts_url + "\n")
             << "peer " << peer_address << " " << peer_key << "\n"
@@ -373,6 +400,7 @@ int Serve(const std::vector<std::string>& args, Home& home) {
   // Requests in progress fail their reads and writes; nothing is answered
   // that was not written first.
   (*s3_server)->Stop();
+  if (https_server) https_server->Stop();
   (*mqtt_server)->Stop();
   {
     std::lock_guard lock(mu);

@@ -1,61 +1,13 @@
 #include "crypto/tls.h"
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
-#include <unistd.h>
 
-#include <cstdio>
-#include <filesystem>
 #include <string>
+
+#include "crypto/test_certificate.h"
 
 namespace shoal::crypto {
 namespace {
-
-// A self-signed P-256 certificate for `name` (an IP address SAN), and its
-// key, written as PEM files in a fresh directory.
-class Certificate {
- public:
-  explicit Certificate(const std::string& ip = "127.0.0.1") {
-    dir_ = std::filesystem::temp_directory_path() / ("shoal-tls-test-" + std::to_string(getpid()) +
-                                                     "-" + std::to_string(counter_++));
-    std::filesystem::create_directories(dir_);
-    EVP_PKEY* key = EVP_EC_gen("P-256");
-    X509* cert = X509_new();
-    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-    X509_gmtime_adj(X509_getm_notBefore(cert), -60);
-    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-    X509_set_pubkey(cert, key);
-    X509_NAME* name = X509_get_subject_name(cert);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>("shoal test"), -1, -1, 0);
-    X509_set_issuer_name(cert, name);
-    X509V3_CTX v3;
-    X509V3_set_ctx(&v3, cert, cert, nullptr, nullptr, 0);
-    X509_EXTENSION* san =
-        X509V3_EXT_conf_nid(nullptr, &v3, NID_subject_alt_name, ("IP:" + ip).c_str());
-    X509_add_ext(cert, san, -1);
-    X509_EXTENSION_free(san);
-    X509_sign(cert, key, EVP_sha256());
-    FILE* f = std::fopen(cert_file().c_str(), "w");
-    PEM_write_X509(f, cert);
-    std::fclose(f);
-    f = std::fopen(key_file().c_str(), "w");
-    PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
-    std::fclose(f);
-    X509_free(cert);
-    EVP_PKEY_free(key);
-  }
-  ~Certificate() { std::filesystem::remove_all(dir_); }
-
-  std::string cert_file() const { return (dir_ / "cert.pem").string(); }
-  std::string key_file() const { return (dir_ / "key.pem").string(); }
-
- private:
-  static inline int counter_ = 0;
-  std::filesystem::path dir_;
-};
 
 // Moves output between the two ends until neither has any; what each
 // received as application data is appended to its `got`.
@@ -75,7 +27,7 @@ void Pump(Tls& a, Bytes* a_got, Tls& b, Bytes* b_got, bool byte_by_byte = false)
 Bytes B(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
 TEST(Tls, HandshakeAndDataBothWays) {
-  Certificate c;
+  TestCertificate c;
   auto server_ctx = TlsContext::ForServer(c.cert_file(), c.key_file());
   ASSERT_TRUE(server_ctx.ok()) << server_ctx.status().ToString();
   auto client_ctx = TlsContext::ForClient(c.cert_file());
@@ -106,7 +58,7 @@ TEST(Tls, HandshakeAndDataBothWays) {
 }
 
 TEST(Tls, ClientRefusesAnotherName) {
-  Certificate c("127.0.0.2");
+  TestCertificate c("127.0.0.2");
   auto server_ctx = TlsContext::ForServer(c.cert_file(), c.key_file());
   auto client_ctx = TlsContext::ForClient(c.cert_file());
   ASSERT_TRUE(server_ctx.ok() && client_ctx.ok());
@@ -125,7 +77,7 @@ TEST(Tls, ClientRefusesAnotherName) {
 }
 
 TEST(Tls, GarbageIsAnError) {
-  Certificate c;
+  TestCertificate c;
   auto ctx = TlsContext::ForServer(c.cert_file(), c.key_file());
   ASSERT_TRUE(ctx.ok());
   auto server = Tls::Make(**ctx);
@@ -138,7 +90,7 @@ TEST(Tls, GarbageIsAnError) {
 }
 
 TEST(Tls, BadFilesAreClearErrors) {
-  Certificate c, other;
+  TestCertificate c, other;
   auto st = TlsContext::ForServer(c.cert_file(), other.key_file()).status();
   EXPECT_TRUE(st.IsInvalidArgument());
   EXPECT_NE(st.message().find("is not the certificate's"), std::string::npos) << st.ToString();

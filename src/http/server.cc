@@ -143,12 +143,119 @@ void Touch(std::atomic<Phase>& phase, std::atomic<int64_t>& since, Phase p) {
   phase.store(p);
 }
 
+// A connection's bytes as Beast reads and writes them (a SyncReadStream and
+// SyncWriteStream): the socket's own, or the application data of TLS over
+// it. Under TLS, a read runs the handshake as records come, and every write
+// is encrypted and written whole before it returns. A TLS failure (a bad
+// handshake, a forged record) reads as connection_reset, once the alert for
+// the peer has been written.
+class Stream {
+ public:
+  Stream(tcp::socket& sock, std::unique_ptr<crypto::Tls> tls)
+      : sock_(sock), tls_(std::move(tls)) {}
+
+  tcp::socket& socket() { return sock_; }
+  // Application data decrypted but not read yet.
+  bool has_buffered() const { return pos_ < plain_.size(); }
+
+  template <class MutableBuffers>
+  size_t read_some(const MutableBuffers& buffers, beast::error_code& ec) {
+    if (!tls_) return sock_.read_some(buffers, ec);
+    ec = {};
+    while (!has_buffered()) {
+      if (tls_->peer_closed()) {
+        ec = asio::error::eof;
+        return 0;
+      }
+      uint8_t cipher[16 << 10];
+      size_t n = sock_.read_some(asio::buffer(cipher), ec);
+      if (ec) return 0;
+      plain_.clear();
+      pos_ = 0;
+      Status st = tls_->Receive(ByteView(cipher, n), &plain_);
+      if (!Flush(ec)) return 0;
+      if (!st.ok()) {
+        ec = asio::error::connection_reset;
+        return 0;
+      }
+    }
+    size_t n = asio::buffer_copy(buffers, asio::buffer(plain_.data() + pos_, plain_.size() - pos_));
+    pos_ += n;
+    return n;
+  }
+
+  template <class ConstBuffers>
+  size_t write_some(const ConstBuffers& buffers, beast::error_code& ec) {
+    if (!tls_) return sock_.write_some(buffers, ec);
+    ec = {};
+    size_t total = 0;
+    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
+         ++it) {
+      asio::const_buffer b = *it;
+      if (!tls_->Send(ByteView(static_cast<const uint8_t*>(b.data()), b.size())).ok()) {
+        ec = asio::error::connection_reset;
+        return 0;
+      }
+      total += b.size();
+    }
+    return Flush(ec) ? total : 0;
+  }
+
+  // The throwing forms the stream concepts ask for; the server uses the
+  // ones above.
+  template <class MutableBuffers>
+  size_t read_some(const MutableBuffers& buffers) {
+    beast::error_code ec;
+    size_t n = read_some(buffers, ec);
+    if (ec) throw beast::system_error(ec);
+    return n;
+  }
+  template <class ConstBuffers>
+  size_t write_some(const ConstBuffers& buffers) {
+    beast::error_code ec;
+    size_t n = write_some(buffers, ec);
+    if (ec) throw beast::system_error(ec);
+    return n;
+  }
+
+  // Ends TLS with close_notify (best effort); nothing for plain TCP.
+  void Close() {
+    if (!tls_) return;
+    tls_->Shutdown();
+    beast::error_code ec;
+    Flush(ec);
+  }
+
+  // For a connection taken over: its TLS, and the application data not
+  // read yet, appended to `*rest`.
+  std::unique_ptr<crypto::Tls> Release(Bytes* rest) {
+    rest->insert(rest->end(), plain_.begin() + static_cast<ptrdiff_t>(pos_), plain_.end());
+    plain_.clear();
+    pos_ = 0;
+    return std::move(tls_);
+  }
+
+ private:
+  // Writes what TLS has for the peer. False (and `ec` set) if that fails.
+  bool Flush(beast::error_code& ec) {
+    if (!tls_->has_output()) return true;
+    Bytes out = tls_->TakeOutput();
+    asio::write(sock_, asio::buffer(out), ec);
+    return !ec;
+  }
+
+  tcp::socket& sock_;
+  std::unique_ptr<crypto::Tls> tls_;
+  Bytes plain_;     // decrypted application data
+  size_t pos_ = 0;  // how much of plain_ was read
+};
+
 class BodyReaderImpl final : public BodyReader {
  public:
-  BodyReaderImpl(tcp::socket& sock, beast::flat_buffer& buf,
+  BodyReaderImpl(Stream& stream, beast::flat_buffer& buf,
                  bhttp::request_parser<bhttp::buffer_body>& parser, std::atomic<Phase>& phase,
                  std::atomic<int64_t>& since, bool expect_continue)
-      : sock_(sock), buf_(buf), parser_(parser), phase_(phase), since_(since),
+      : stream_(stream), buf_(buf), parser_(parser), phase_(phase), since_(since),
         expect_continue_(expect_continue) {
     // A body of known length is read straight from the socket into the
     // handler's buffer, as much as it asks for at a time: no parser, no copy
@@ -172,7 +279,7 @@ class BodyReaderImpl final : public BodyReader {
       static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
       beast::error_code ec;
       Touch(phase_, since_, Phase::kIo);
-      asio::write(sock_, asio::buffer(kContinue, sizeof(kContinue) - 1), ec);
+      asio::write(stream_, asio::buffer(kContinue, sizeof(kContinue) - 1), ec);
       phase_.store(Phase::kHandler);
       if (ec) return Fail("sending 100 Continue: " + ec.message());
       continued_ = true;
@@ -188,7 +295,7 @@ class BodyReaderImpl final : public BodyReader {
       } else {
         beast::error_code ec;
         Touch(phase_, since_, Phase::kIo);
-        got = sock_.read_some(asio::buffer(out, want), ec);
+        got = stream_.read_some(asio::buffer(out, want), ec);
         phase_.store(Phase::kHandler);
         if (ec == asio::error::eof) return Fail("the client closed the connection mid-body");
         if (ec) return Fail("reading the request body: " + ec.message());
@@ -201,7 +308,7 @@ class BodyReaderImpl final : public BodyReader {
       parser_.get().body().size = n;
       beast::error_code ec;
       Touch(phase_, since_, Phase::kIo);
-      bhttp::read_some(sock_, buf_, parser_, ec);
+      bhttp::read_some(stream_, buf_, parser_, ec);
       phase_.store(Phase::kHandler);
       if (ec == bhttp::error::need_buffer) ec = {};
       if (ec) return Fail("reading the request body: " + ec.message());
@@ -220,7 +327,7 @@ class BodyReaderImpl final : public BodyReader {
     return Status::IOError(what);
   }
 
-  tcp::socket& sock_;
+  Stream& stream_;
   beast::flat_buffer& buf_;
   bhttp::request_parser<bhttp::buffer_body>& parser_;
   std::atomic<Phase>& phase_;
@@ -234,10 +341,10 @@ class BodyReaderImpl final : public BodyReader {
 
 class ResponseWriterImpl final : public ResponseWriter {
  public:
-  ResponseWriterImpl(tcp::socket& sock, beast::flat_buffer& buf, std::atomic<Phase>& phase,
+  ResponseWriterImpl(Stream& stream, beast::flat_buffer& buf, std::atomic<Phase>& phase,
                      std::atomic<int64_t>& since, bool head, bool keep_alive,
                      const std::string& server, const std::string& request_id)
-      : sock_(sock), buf_(buf), phase_(phase), since_(since), head_(head),
+      : stream_(stream), buf_(buf), phase_(phase), since_(since), head_(head),
         keep_alive_(keep_alive), server_(server), request_id_(request_id) {}
 
   Status Send(int status, const Headers& headers, std::string_view body) override {
@@ -250,13 +357,13 @@ class ResponseWriterImpl final : public ResponseWriter {
       bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(status), 11};
       Fill(res, headers);
       if (!headers.Find("content-length") && HasBody(status)) res.content_length(body.size());
-      bhttp::write(sock_, res, ec);
+      bhttp::write(stream_, res, ec);
     } else {
       bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
       Fill(res, headers);
       res.body().assign(body.data(), body.size());
       if (HasBody(status)) res.content_length(body.size());
-      bhttp::write(sock_, res, ec);
+      bhttp::write(stream_, res, ec);
     }
     phase_.store(Phase::kHandler);
     complete_ = !ec;
@@ -274,7 +381,7 @@ class ResponseWriterImpl final : public ResponseWriter {
       bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(status), 11};
       Fill(res, headers);
       res.content_length(length);
-      bhttp::write(sock_, res, ec);
+      bhttp::write(stream_, res, ec);
       complete_ = !ec;
     } else {
       res_ = std::make_unique<bhttp::response<bhttp::buffer_body>>(
@@ -284,7 +391,7 @@ class ResponseWriterImpl final : public ResponseWriter {
       res_->body().data = nullptr;
       res_->body().more = true;
       sr_ = std::make_unique<bhttp::response_serializer<bhttp::buffer_body>>(*res_);
-      bhttp::write_header(sock_, *sr_, ec);
+      bhttp::write_header(stream_, *sr_, ec);
     }
     phase_.store(Phase::kHandler);
     if (ec) return Fail("writing the response header: " + ec.message());
@@ -303,7 +410,7 @@ class ResponseWriterImpl final : public ResponseWriter {
     res_->body().data = const_cast<uint8_t*>(data.data());
     res_->body().size = data.size();
     res_->body().more = true;
-    bhttp::write(sock_, *sr_, ec);
+    bhttp::write(stream_, *sr_, ec);
     if (ec == bhttp::error::need_buffer) ec = {};
     if (!ec) {
       written_ += data.size();
@@ -311,7 +418,7 @@ class ResponseWriterImpl final : public ResponseWriter {
         res_->body().data = nullptr;
         res_->body().size = 0;
         res_->body().more = false;
-        bhttp::write(sock_, *sr_, ec);
+        bhttp::write(stream_, *sr_, ec);
         complete_ = !ec;
       }
     }
@@ -330,7 +437,7 @@ class ResponseWriterImpl final : public ResponseWriter {
     }
     // A duplicate descriptor: the server closes its own, which leaves the
     // socket open through this one.
-    int fd = ::fcntl(sock_.native_handle(), F_DUPFD_CLOEXEC, 0);
+    int fd = ::fcntl(stream_.socket().native_handle(), F_DUPFD_CLOEXEC, 0);
     if (fd < 0) return Status::IOError(std::string("taking the connection over: ") + std::strerror(errno));
     TakenConnection taken;
     taken.fd = fd;
@@ -338,6 +445,7 @@ class ResponseWriterImpl final : public ResponseWriter {
     const auto* p = static_cast<const uint8_t*>(data.data());
     taken.received.assign(p, p + data.size());
     buf_.consume(buf_.size());
+    taken.tls = stream_.Release(&taken.received);
     taken_ = true;
     return taken;
   }
@@ -360,7 +468,7 @@ class ResponseWriterImpl final : public ResponseWriter {
     return Status::IOError(what);
   }
 
-  tcp::socket& sock_;
+  Stream& stream_;
   beast::flat_buffer& buf_;
   std::atomic<Phase>& phase_;
   std::atomic<int64_t>& since_;
@@ -380,7 +488,7 @@ class ResponseWriterImpl final : public ResponseWriter {
 };
 
 // A plain error response for requests that never reach the handler.
-void SendPlain(tcp::socket& sock, int status, const std::string& server, const std::string& id) {
+void SendPlain(Stream& stream, int status, const std::string& server, const std::string& id) {
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
   res.set(bhttp::field::server, server);
   res.set("x-request-id", id);
@@ -389,7 +497,7 @@ void SendPlain(tcp::socket& sock, int status, const std::string& server, const s
   res.keep_alive(false);
   res.prepare_payload();
   beast::error_code ec;
-  bhttp::write(sock, res, ec);
+  bhttp::write(stream, res, ec);
 }
 
 }  // namespace
@@ -397,6 +505,18 @@ void SendPlain(tcp::socket& sock, int status, const std::string& server, const s
 void Server::Impl::Serve(tcp::socket& sock, Conn& conn) {
   beast::error_code ec;
   sock.set_option(tcp::no_delay(true), ec);  // small answers must not wait 40 ms
+  std::unique_ptr<crypto::Tls> tls;
+  if (options.tls) {
+    auto made = crypto::Tls::Make(*options.tls);
+    if (!made.ok()) {
+      std::lock_guard lock(mu);
+      sock.close(ec);
+      conn.done.store(true);
+      return;
+    }
+    tls = std::move(*made);
+  }
+  Stream stream(sock, std::move(tls));
   std::string remote;
   {
     auto ep = sock.remote_endpoint(ec);
@@ -413,12 +533,12 @@ void Server::Impl::Serve(tcp::socket& sock, Conn& conn) {
     parser.body_limit((std::numeric_limits<std::uint64_t>::max)());
     Touch(conn.phase, conn.since_ms, buf.size() > 0 ? Phase::kHeader : Phase::kIdle);
     // The header timeout runs from the first byte of the request.
-    if (buf.size() == 0) {
+    if (buf.size() == 0 && !stream.has_buffered()) {
       sock.wait(tcp::socket::wait_read, ec);
       if (ec) break;
       Touch(conn.phase, conn.since_ms, Phase::kHeader);
     }
-    bhttp::read_header(sock, buf, parser, ec);
+    bhttp::read_header(stream, buf, parser, ec);
     conn.phase.store(Phase::kHandler);
     if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
         ec == asio::error::connection_reset) {
@@ -427,10 +547,10 @@ void Server::Impl::Serve(tcp::socket& sock, Conn& conn) {
     if (ec) {
       const std::string id = NewRequestId();
       if (ec == bhttp::error::header_limit) {
-        SendPlain(sock, 431, options.server_name, id);
+        SendPlain(stream, 431, options.server_name, id);
       } else if (ec != asio::error::operation_aborted && ec != asio::error::bad_descriptor &&
                  ec != asio::error::shut_down) {
-        SendPlain(sock, 400, options.server_name, id);
+        SendPlain(stream, 400, options.server_name, id);
       }
       break;
     }
@@ -452,9 +572,9 @@ void Server::Impl::Serve(tcp::socket& sock, Conn& conn) {
     const bool expect_continue =
         EqualsIgnoreCase(std::string_view(expect.data(), expect.size()), "100-continue");
     const bool keep_alive = msg.keep_alive();
-    BodyReaderImpl body(sock, buf, parser, conn.phase, conn.since_ms, expect_continue);
+    BodyReaderImpl body(stream, buf, parser, conn.phase, conn.since_ms, expect_continue);
     req.body = &body;
-    ResponseWriterImpl writer(sock, buf, conn.phase, conn.since_ms, req.method == "HEAD",
+    ResponseWriterImpl writer(stream, buf, conn.phase, conn.since_ms, req.method == "HEAD",
                               keep_alive, options.server_name, req.id);
     handler(req, writer);
     if (writer.taken()) {
@@ -487,7 +607,10 @@ void Server::Impl::Serve(tcp::socket& sock, Conn& conn) {
   }
   // A taken connection lives on through the taker's descriptor: shutting
   // the socket down would end it there too.
-  if (!taken) sock.shutdown(tcp::socket::shutdown_both, ec);
+  if (!taken) {
+    stream.Close();
+    sock.shutdown(tcp::socket::shutdown_both, ec);
+  }
   // Closed under the lock, with `done` set at once, so that the reaper and
   // Stop never shut down a descriptor number that a new socket has reused.
   std::lock_guard lock(mu);

@@ -1,12 +1,13 @@
 // http::Server: an HTTP/1.1 server for the node's APIs (S3 first).
 //
-// One thread per connection, with blocking reads and writes, so a handler can
-// stream a request body of any size into storage and stream a response out
-// without holding either in memory. Connections are kept alive and requests
-// pipelined on them are answered in order. Limits protect the node: a cap on
-// connections, on the size of a request's header section, and timeouts for a
-// client that stalls while the server waits on it (a reaper thread shuts the
-// socket of such a connection down).
+// One thread per connection, with blocking reads and writes, so a handler
+// can stream a request body of any size into storage and stream a response
+// out without holding either in memory. A server speaks plain HTTP or,
+// given a certificate, HTTPS on every connection. Connections are kept alive
+// and requests pipelined on them are answered in order. Limits protect the
+// node: a cap on connections, on the size of a request's header section, and
+// timeouts for a client that stalls while the server waits on it (a reaper
+// thread shuts the socket of such a connection down).
 //
 // Every response carries `x-request-id`, which the handler also finds in
 // Request::id (the S3 layer echoes it as `x-amz-request-id`).
@@ -28,6 +29,7 @@
 
 #include "base/bytes.h"
 #include "base/result.h"
+#include "crypto/tls.h"
 
 namespace shoal::http {
 
@@ -79,6 +81,9 @@ struct Request {
 struct TakenConnection {
   int fd = -1;     // the socket, now the taker's to close
   Bytes received;  // what the client sent after the request, already read
+  // On a TLS listener, the connection's TLS, mid-stream: the socket carries
+  // its records, and `received` is application data it already decrypted.
+  std::unique_ptr<crypto::Tls> tls;
 };
 
 // Writes one response. A handler calls Send once, or Begin and then Write
@@ -112,6 +117,8 @@ struct ServerOptions {
   // write making no progress, is closed after this long.
   int idle_timeout_seconds = 60;
   std::string server_name = "Shoal";
+  // Set: every connection speaks TLS (HTTPS) with this certificate.
+  std::shared_ptr<crypto::TlsContext> tls;
 };
 
 class Server {

@@ -16,13 +16,17 @@
 #include <string>
 #include <thread>
 
+#include "crypto/test_certificate.h"
+
 namespace shoal::http {
 namespace {
 
-// A blocking client socket with a receive timeout, so no test can hang.
+// A blocking client socket with a receive timeout, so no test can hang;
+// given a TLS context, it speaks TLS, and everything below is application
+// data.
 class Client {
  public:
-  explicit Client(uint16_t port) {
+  explicit Client(uint16_t port, const crypto::TlsContext* tls = nullptr) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     timeval tv{5, 0};
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -31,11 +35,57 @@ class Client {
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    if (tls != nullptr) {
+      auto made = crypto::Tls::Make(*tls, "127.0.0.1");
+      EXPECT_TRUE(made.ok()) << made.status().ToString();
+      if (made.ok()) tls_ = std::move(*made);
+    }
   }
   ~Client() { close(fd_); }
   bool connected() const { return connected_; }
 
   void Send(const std::string& data) {
+    if (tls_) {
+      EXPECT_TRUE(tls_->Send(AsBytes(data)).ok());
+      SendRaw(std::string(AsString(tls_->TakeOutput())));
+    } else {
+      SendRaw(data);
+    }
+  }
+
+  // Reads until `count` complete responses (by Content-Length) are in, the
+  // peer closes, or 5 s pass without data. Returns everything read.
+  std::string ReadResponses(int count) {
+    while (Complete() < count) {
+      if (Read() <= 0) {
+        closed_ = true;
+        break;
+      }
+    }
+    return data_;
+  }
+
+  // Reads until `s` has arrived, the peer closes, or 5 s pass without data.
+  std::string ReadUntil(const std::string& s) {
+    while (data_.find(s) == std::string::npos) {
+      if (Read() <= 0) break;
+    }
+    return data_;
+  }
+
+  // Whether the server closed the connection (reads until EOF or timeout).
+  bool WaitClosed() {
+    for (;;) {
+      ssize_t n = Read();
+      if (n == 0) return true;
+      if (n < 0) return errno == ECONNRESET;
+    }
+  }
+
+  const std::string& data() const { return data_; }
+
+ private:
+  void SendRaw(const std::string& data) {
     size_t off = 0;
     while (off < data.size()) {
       ssize_t n = send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
@@ -44,44 +94,24 @@ class Client {
     }
   }
 
-  // Reads until `count` complete responses (by Content-Length) are in, the
-  // peer closes, or 5 s pass without data. Returns everything read.
-  std::string ReadResponses(int count) {
-    while (Complete() < count) {
-      char buf[65536];
-      ssize_t n = recv(fd_, buf, sizeof(buf), 0);
-      if (n <= 0) {
-        closed_ = true;
-        break;
-      }
-      data_.append(buf, n);
-    }
-    return data_;
-  }
-
-  // Reads until `s` has arrived, the peer closes, or 5 s pass without data.
-  std::string ReadUntil(const std::string& s) {
-    while (data_.find(s) == std::string::npos) {
-      char buf[65536];
-      ssize_t n = recv(fd_, buf, sizeof(buf), 0);
-      if (n <= 0) break;
-      data_.append(buf, n);
-    }
-    return data_;
-  }
-
-  // Whether the server closed the connection (reads until EOF or timeout).
-  bool WaitClosed() {
-    char buf[4096];
+  // Appends what comes next to data_: > 0 if something came, 0 at the end
+  // of the stream (a TLS close_notify or failure too), < 0 on an error.
+  ssize_t Read() {
     for (;;) {
+      char buf[65536];
       ssize_t n = recv(fd_, buf, sizeof(buf), 0);
-      if (n == 0) return true;
-      if (n < 0) return errno == ECONNRESET;
-      data_.append(buf, n);
+      if (n <= 0 || !tls_) {
+        if (n > 0) data_.append(buf, n);
+        return n;
+      }
+      Bytes plain;
+      Status st = tls_->Receive(ByteView(reinterpret_cast<uint8_t*>(buf), n), &plain);
+      SendRaw(std::string(AsString(tls_->TakeOutput())));
+      data_.append(AsString(ByteView(plain)));
+      if (!plain.empty()) return static_cast<ssize_t>(plain.size());
+      if (!st.ok() || tls_->peer_closed()) return 0;
     }
   }
-
-  const std::string& data() const { return data_; }
 
  private:
   // Complete final (non-1xx) responses in data_.
@@ -108,6 +138,7 @@ class Client {
   }
 
   int fd_ = -1;
+  std::unique_ptr<crypto::Tls> tls_;
   bool connected_ = false;
   bool closed_ = false;
   std::string data_;
@@ -325,6 +356,104 @@ TEST(HttpServer, AHandlerTakesTheConnectionOverAfter101) {
   c->Send("quiet");
   EXPECT_NE(c->ReadUntil("QUIET").find("early;QUIET"), std::string::npos);
   c.reset();  // closed: the echo thread sees end of stream
+  echo.join();
+}
+
+// A server with a test certificate, and a client context that trusts it.
+struct Https {
+  crypto::TestCertificate cert;
+  std::shared_ptr<crypto::TlsContext> client = *crypto::TlsContext::ForClient(cert.cert_file());
+  std::unique_ptr<Server> server;
+
+  explicit Https(Handler handler = TestHandler) {
+    ServerOptions o;
+    o.tls = *crypto::TlsContext::ForServer(cert.cert_file(), cert.key_file());
+    auto s = Server::Start(o, std::move(handler));
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    server = std::move(*s);
+  }
+};
+
+TEST(HttpServer, HttpsKeepAlivePipeliningAndLargeBodies) {
+  Https https;
+  Client c(https.server->port(), https.client.get());
+  c.Send("GET /hello?a=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+  c.ReadResponses(1);
+  // A body over many TLS records, and a response over many more, pipelined.
+  const std::string body(100'000, 'b');
+  c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + body +
+         "GET /stream?300000 HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string all = c.ReadResponses(3);
+  EXPECT_EQ(Count(all, "HTTP/1.1 200 OK"), 3u);
+  EXPECT_NE(all.find("hello /hello a=1"), std::string::npos);
+  EXPECT_NE(all.find("got 100000: " + body), std::string::npos);
+  EXPECT_NE(all.find("Content-Length: 300000\r\n\r\n" + std::string(300'000, 'x')),
+            std::string::npos);
+}
+
+TEST(HttpServer, HttpsRefusesPlainHttpAndUntrustingClients) {
+  Https https;
+  {
+    Client plain(https.server->port());
+    plain.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_TRUE(plain.WaitClosed());
+    EXPECT_EQ(plain.data().find("HTTP/1.1"), std::string::npos);  // a TLS alert at most
+  }
+  {
+    crypto::TestCertificate other;
+    auto trusts_other = *crypto::TlsContext::ForClient(other.cert_file());
+    Client wrong(https.server->port(), trusts_other.get());
+    wrong.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_TRUE(wrong.WaitClosed());
+    EXPECT_TRUE(wrong.data().empty());
+  }
+  // The server goes on serving.
+  Client c(https.server->port(), https.client.get());
+  c.Send("GET /still HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(c.ReadResponses(1).find("hello /still"), std::string::npos);
+}
+
+TEST(HttpServer, AConnectionTakenOverFromHttpsKeepsItsTls) {
+  // As above, over TLS: the taker gets the TLS session with the socket, and
+  // what the client sent after the request already decrypted.
+  std::thread echo;
+  Https https([&](Request&, ResponseWriter& w) {
+    Headers h;
+    h.Add("Upgrade", "shout");
+    h.Add("Connection", "Upgrade");
+    ASSERT_TRUE(w.Send(101, h, "").ok());
+    auto taken = w.TakeOver();
+    ASSERT_TRUE(taken.ok()) << taken.status().ToString();
+    ASSERT_NE(taken->tls, nullptr);
+    echo = std::thread([t = std::move(*taken)] {
+      auto reply = [&](ByteView plain) {
+        std::string up(AsString(plain));
+        for (char& ch : up) ch = static_cast<char>(std::toupper(ch));
+        if (!t.tls->Send(AsBytes(up)).ok()) return;
+        Bytes out = t.tls->TakeOutput();
+        send(t.fd, out.data(), out.size(), MSG_NOSIGNAL);
+      };
+      reply(t.received);
+      uint8_t buf[4096];
+      for (;;) {
+        ssize_t n = recv(t.fd, buf, sizeof(buf), 0);
+        if (n <= 0) break;
+        Bytes plain;
+        if (!t.tls->Receive(ByteView(buf, static_cast<size_t>(n)), &plain).ok()) break;
+        if (!plain.empty()) reply(plain);
+        if (t.tls->peer_closed()) break;
+      }
+      close(t.fd);
+    });
+  });
+  auto c = std::make_unique<Client>(https.server->port(), https.client.get());
+  c->Send("GET /x HTTP/1.1\r\nHost: x\r\nUpgrade: shout\r\nConnection: Upgrade\r\n\r\nearly;");
+  std::string got = c->ReadUntil("EARLY;");
+  EXPECT_EQ(got.rfind("HTTP/1.1 101 Switching Protocols\r\n", 0), 0u) << got;
+  https.server->Stop();
+  c->Send("quiet");
+  EXPECT_NE(c->ReadUntil("QUIET").find("EARLY;QUIET"), std::string::npos);
+  c.reset();
   echo.join();
 }
 

@@ -494,24 +494,26 @@ struct Server::Impl {
         }
         return;
       }
-      Adopt(fd, false, l.tls, {});
+      std::unique_ptr<crypto::Tls> session;
+      if (l.tls) {
+        auto made = crypto::Tls::Make(*options.tls);
+        if (!made.ok()) {
+          ::close(fd);
+          continue;
+        }
+        session = std::move(*made);
+      }
+      Adopt(fd, false, std::move(session), {});
     }
   }
 
-  // Serves a connected socket, or closes it if there are too many.
-  void Adopt(int fd, bool websocket, bool tls, std::span<uint8_t> received) {
+  // Serves a connected socket (with its TLS, if it has one), or closes it if
+  // there are too many.
+  void Adopt(int fd, bool websocket, std::unique_ptr<crypto::Tls> session,
+             std::span<uint8_t> received) {
     if (broker.stats().connections >= options.max_connections) {
       ::close(fd);
       return;
-    }
-    std::unique_ptr<crypto::Tls> session;
-    if (tls) {
-      auto made = crypto::Tls::Make(*options.tls);
-      if (!made.ok()) {
-        ::close(fd);
-        return;
-      }
-      session = std::move(*made);
     }
     SetNoDelay(fd);
     auto* link = new TcpLink(&hub, fd, websocket, std::move(session));
@@ -631,7 +633,7 @@ void Server::HandleWebSocket(http::Request& req, http::ResponseWriter& w) {
       ::close(fd);
       return;
     }
-    impl->Adopt(fd, true, false, conn->received);
+    impl->Adopt(fd, true, std::move(conn->tls), conn->received);
   });
 }
 

@@ -276,7 +276,7 @@ test('MQTT over TLS with a certificate from [tls], beside plain MQTT', async () 
   makeCertificate(home)
   // Relative paths are the config file's folder's.
   fs.writeFileSync(`${home}/shoal.toml`, '[tls]\ncert = "cert.pem"\nkey = "key.pem"\n')
-  const node = await shoal.serve(home, ['--listen-mqtts', '127.0.0.1:0'])
+  const node = await shoal.serve(home, ['--listen-mqtts', '127.0.0.1:0', '--listen-https', '127.0.0.1:0'])
   try {
     assert.ok(node.mqttsPort, node.output())
     const tlsPort = String(node.mqttsPort)
@@ -322,7 +322,8 @@ test('bad [tls] settings are usage errors', () => {
       ['[tls]\ncert = "nothere.pem"\nkey = "key.pem"\n', [], /cannot use the certificate in .*nothere\.pem/],
       ['[tls]\ncert = "cert.pem"\nkey = "cert.pem"\n', [], /cannot use the private key in .*cert\.pem/],
       ['[tls]\nwhat = 1\n', [], /unknown key tls\.what/],
-      ['', ['--listen-mqtts', '127.0.0.1:0'], /--listen-mqtts needs a certificate/]
+      ['', ['--listen-mqtts', '127.0.0.1:0'], /--listen-mqtts needs a certificate/],
+      ['', ['--listen-https', '127.0.0.1:0'], /--listen-https needs a certificate/]
     ]
     for (const [toml, args, message] of cases) {
       fs.writeFileSync(`${home}/bad.toml`, toml)

@@ -1,7 +1,7 @@
 // The broker's features with MQTT.js (npm `mqtt`) and Python paho (Debian's
 // python3-paho-mqtt, tests/integration/paho_check.py), each over TCP, over
-// TLS (a certificate made with the openssl command line) and over WebSocket
-// at /mqtt on the node's HTTP listener.
+// TLS (a certificate made with the openssl command line), and over WebSocket
+// at /mqtt on the node's HTTP listener and on its HTTPS one.
 'use strict'
 const test = require('node:test')
 const assert = require('node:assert/strict')
@@ -18,7 +18,7 @@ test.before(async () => {
   home = shoal.tempHome()
   shoal.makeCertificate(home)
   fs.writeFileSync(`${home}/shoal.toml`, `[tls]\ncert = "${home}/cert.pem"\nkey = "${home}/key.pem"\n`)
-  node = await shoal.serve(home, ['--listen-mqtts', '127.0.0.1:0'])
+  node = await shoal.serve(home, ['--listen-mqtts', '127.0.0.1:0', '--listen-https', '127.0.0.1:0'])
   tlsPort = node.mqttsPort
 })
 test.after(async () => {
@@ -32,13 +32,15 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 function url (transport) {
   if (transport === 'tcp') return `mqtt://127.0.0.1:${node.mqttPort}`
   if (transport === 'tls') return `mqtts://127.0.0.1:${tlsPort}`
+  if (transport === 'wss') return node.https.replace('https://', 'wss://') + '/mqtt'
   return node.s3.replace('http://', 'ws://') + '/mqtt'
 }
 
 // A connected MQTT.js client that collects what it receives.
 function open (transport, options = {}) {
   return new Promise((resolve, reject) => {
-    const tls = transport === 'tls' ? { ca: fs.readFileSync(`${home}/cert.pem`) } : {}
+    const secure = transport === 'tls' || transport === 'wss'
+    const tls = secure ? { ca: fs.readFileSync(`${home}/cert.pem`) } : {}
     const c = mqtt.connect(url(transport), {
       protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000, ...tls, ...options
     })
@@ -55,7 +57,7 @@ async function received (c, n) {
   return c.got
 }
 
-for (const transport of ['tcp', 'tls', 'ws']) {
+for (const transport of ['tcp', 'tls', 'ws', 'wss']) {
   test(`${transport}: QoS 0, 1 and 2 end to end, empty and 1 MiB payloads`, async () => {
     const sub = await open(transport)
     await sub.subscribeAsync('q/#', { qos: 2 })
@@ -236,14 +238,15 @@ test('ws: a bad handshake gets an HTTP error, and a text frame closes only its c
   await Promise.all([watcher.endAsync(), pub.endAsync()])
 })
 
-test('Python paho over TCP, WebSocket and TLS, 3.1.1 and 5.0', async () => {
+test('Python paho over TCP, WebSocket, TLS and secure WebSocket, 3.1.1 and 5.0', async () => {
   const script = path.join(__dirname, 'paho_check.py')
   const wsPort = node.s3.split(':').pop()
+  const wssPort = node.https.split(':').pop()
   const r = await shoal.client(PYTHON, [script, String(node.mqttPort), wsPort, String(tlsPort),
-    `${home}/cert.pem`], 60000)
+    `${home}/cert.pem`, wssPort], 90000)
   assert.equal(r.code, 0, r.stdout + r.stderr)
   const lines = r.stdout.trim().split('\n')
   // One line per transport and version, each "ok ...".
-  assert.equal(lines.length, 6, r.stdout)
+  assert.equal(lines.length, 8, r.stdout)
   for (const line of lines) assert.match(line, /^ok /)
 })

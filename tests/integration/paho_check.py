@@ -1,13 +1,13 @@
 #!/usr/bin/python3
 # Python paho (Debian's python3-paho-mqtt) against a running broker, over
-# TCP, over WebSocket at /mqtt and over TLS if given a TLS port, with MQTT
-# 3.1.1 and 5.0: QoS 0, 1 and 2
+# TCP, over WebSocket at /mqtt, and over TLS and secure WebSocket if given
+# their ports, with MQTT 3.1.1 and 5.0: QoS 0, 1 and 2
 # end to end, a retained message, a will on a dropped connection, and (5.0)
 # user properties, response topic, correlation data and a subscription
 # identifier. Prints one line per transport and version, "ok ..." or
 # "fail ...", and exits 1 if any failed.
 #
-#   paho_check.py MQTT_PORT HTTP_PORT [TLS_PORT CA_FILE]
+#   paho_check.py MQTT_PORT HTTP_PORT [TLS_PORT CA_FILE [HTTPS_PORT]]
 import sys
 import threading
 import time
@@ -24,6 +24,8 @@ class Client:
         ca = None
         if transport.startswith("tls:"):  # "tls:CA_FILE": TCP with TLS
             transport, ca = "tcp", transport[4:]
+        elif transport.startswith("wss:"):  # "wss:CA_FILE": WebSocket with TLS
+            transport, ca = "websockets", transport[4:]
         self.c = mqtt.Client(client_id=name, protocol=version, transport=transport)
         if ca:
             self.c.tls_set(ca_certs=ca)
@@ -131,6 +133,8 @@ def main():
     transports = [("tcp", mqtt_port), ("websockets", http_port)]
     if len(sys.argv) > 4:  # a TLS port and the CA file that signed its certificate
         transports.append(("tls:" + sys.argv[4], int(sys.argv[3])))
+    if len(sys.argv) > 5:  # the HTTPS port, with the same certificate
+        transports.append(("wss:" + sys.argv[4], int(sys.argv[5])))
     failed = False
     for transport, port in transports:
         for version in (mqtt.MQTTv311, mqtt.MQTTv5):

@@ -92,6 +92,44 @@ test('aws-cli: buckets, objects, listing, sync and removal', async () => {
   })
 })
 
+test('HTTPS: aws-cli and boto3 over TLS with the [tls] certificate, beside plain HTTP', async () => {
+  const home = shoal.tempHome()
+  shoal.makeCertificate(home)
+  fs.writeFileSync(`${home}/shoal.toml`, '[tls]\ncert = "cert.pem"\nkey = "key.pem"\n')
+  const server = await shoal.serve(home, ['--listen-https', '127.0.0.1:0', '--listen-mqtts', '127.0.0.1:0'])
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'shoal-https-'))
+  try {
+    assert.match(server.https, /^https:\/\/127\.0\.0\.1:\d+$/)
+    assert.equal(JSON.parse(fs.readFileSync(path.join(home, 'endpoints.json'))).https, server.https)
+    const env = { ...clientEnv(home, server.https), AWS_CA_BUNDLE: `${home}/cert.pem` }
+    aws(env, ['s3', 'mb', 's3://secure'])
+    // Over the multipart threshold (8 MiB): parts upload in parallel.
+    const data = crypto.randomBytes(12 << 20)
+    fs.writeFileSync(path.join(dir, 'big'), data)
+    aws(env, ['s3', 'cp', path.join(dir, 'big'), 's3://secure/big'])
+    aws(env, ['s3', 'cp', 's3://secure/big', path.join(dir, 'back')])
+    assert.ok(fs.readFileSync(path.join(dir, 'back')).equals(data))
+    const got = boto(env, `
+client.put_object(Bucket='secure', Key='small', Body=b'over tls', Metadata={'k': 'v'})
+r = client.get_object(Bucket='secure', Key='small', Range='bytes=5-7')
+print(json.dumps([r['Body'].read().decode(), r['Metadata']]))`)
+    assert.deepEqual(got, ['tls', { k: 'v' }])
+    // The same store over plain HTTP.
+    const plain = clientEnv(home, server.s3)
+    assert.equal(aws(plain, ['s3', 'cp', 's3://secure/small', '-']).stdout, 'over tls')
+    // A client that does not trust the certificate stops at the handshake.
+    const { AWS_CA_BUNDLE, ...untrusting } = env
+    const r = aws(untrusting, ['s3', 'ls'], { allowFail: true })
+    assert.notEqual(r.code, 0)
+    assert.match(r.stderr, /SSL validation failed|CERTIFICATE_VERIFY_FAILED/)
+  } finally {
+    server.child.kill('SIGTERM')
+    assert.equal(await shoal.waitExit(server.child), 0)
+    fs.rmSync(home, { recursive: true, force: true })
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 test('boto3: metadata, ranges, conditionals, listing past 1,000 keys, presigned GET', async () => {
   await withServer(async (home, server) => {
     const env = clientEnv(home, server.s3)
