@@ -1,6 +1,8 @@
 #include "mqtt/broker.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <deque>
 #include <set>
 #include <vector>
@@ -272,6 +274,7 @@ Broker::ConnId Broker::Open(Link* link, Clock::time_point now) {
   ConnId id = c->id;
   conns_[slot] = std::move(c);
   stats_.connections++;
+  stats_.sockets_opened++;
   return id;
 }
 
@@ -455,6 +458,7 @@ void Broker::OnConnect(Connection& c, Connect connect, Clock::time_point now) {
   }
   Send(c, ack);
   stats_.clients_connected++;
+  stats_.connects++;
   stats_.sessions = sessions_.size();
 
   // What was in flight goes again, in the order it first went.
@@ -1133,16 +1137,47 @@ void Broker::PublishSys(Clock::time_point now) {
     Route(m, now);
   };
   auto secs = std::chrono::duration_cast<std::chrono::seconds>(now - started_).count();
+  if (load_.empty()) {
+    load_ = {{"publish/received", &BrokerStats::messages_received},
+             {"publish/sent", &BrokerStats::messages_sent},
+             {"publish/dropped", &BrokerStats::messages_dropped},
+             {"bytes/received", &BrokerStats::bytes_received},
+             {"bytes/sent", &BrokerStats::bytes_sent},
+             {"sockets", &BrokerStats::sockets_opened},
+             {"connections", &BrokerStats::connects}};
+    load_at_ = started_;
+  }
+  const double elapsed = std::chrono::duration<double>(now - load_at_).count();
+  static constexpr int kMinutes[3] = {1, 5, 15};
+  for (LoadAverage& l : load_) {
+    const uint64_t value = stats_.*l.counter;
+    if (elapsed > 0) {
+      const double rate = static_cast<double>(value - l.last) * 60 / elapsed;
+      for (int i = 0; i < 3; i++) {
+        const double keep = std::exp(-elapsed / (60.0 * kMinutes[i]));
+        l.per_minute[i] = rate + keep * (l.per_minute[i] - rate);
+      }
+    }
+    l.last = value;
+    for (int i = 0; i < 3; i++) {
+      char text[32];
+      std::snprintf(text, sizeof(text), "%.2f", l.per_minute[i]);
+      publish("load/" + std::string(l.topic) + "/" + std::to_string(kMinutes[i]) + "min", text);
+    }
+  }
+  load_at_ = now;
   publish("version", options_.version);
   publish("uptime", std::to_string(secs) + " seconds");
   publish("clients/connected", std::to_string(stats_.clients_connected));
   publish("clients/total", std::to_string(stats_.sessions));
   publish("messages/received", std::to_string(stats_.messages_received));
   publish("messages/sent", std::to_string(stats_.messages_sent));
+  publish("publish/messages/received", std::to_string(stats_.messages_received));
+  publish("publish/messages/sent", std::to_string(stats_.messages_sent));
   publish("publish/messages/dropped", std::to_string(stats_.messages_dropped));
   publish("subscriptions/count", std::to_string(stats_.subscriptions));
-  publish("load/bytes/received", std::to_string(stats_.bytes_received));
-  publish("load/bytes/sent", std::to_string(stats_.bytes_sent));
+  publish("bytes/received", std::to_string(stats_.bytes_received));
+  publish("bytes/sent", std::to_string(stats_.bytes_sent));
   publish("retained messages/count", std::to_string(stats_.retained));
 }
 

@@ -117,6 +117,8 @@ class Link {
 
 struct BrokerStats {
   uint64_t connections = 0;       // open sockets, CONNECTed or not
+  uint64_t sockets_opened = 0;    // since start
+  uint64_t connects = 0;          // CONNECTs accepted since start
   uint64_t clients_connected = 0;
   uint64_t sessions = 0;          // connected or kept
   uint64_t subscriptions = 0;
@@ -228,6 +230,17 @@ class Broker {
   BrokerOptions options_;
   Clock::time_point started_;
   Clock::time_point next_sys_;
+  // $SYS/broker/load/...: each counter's rate per minute, averaged over 1,
+  // 5 and 15 minutes (exponentially weighted, as Mosquitto does), and its
+  // value when they were last updated.
+  struct LoadAverage {
+    const char* topic;
+    uint64_t BrokerStats::*counter;
+    uint64_t last = 0;
+    double per_minute[3] = {0, 0, 0};
+  };
+  std::vector<LoadAverage> load_;
+  Clock::time_point load_at_;
   Clock::time_point next_sweep_;  // of expired retained messages
   BrokerStats stats_;
   TopicTree tree_;

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <map>
 
 namespace shoal::mqtt {
 namespace {
@@ -88,7 +89,7 @@ class BrokerTest : public ::testing::Test {
 
   BrokerOptions Options() {
     BrokerOptions o;
-    o.sys_interval = 0s;
+    o.sys_interval = sys_interval_;
     o.receive_maximum = 3;
     o.max_queued = max_queued_;
     o.max_queued_bytes = max_queued_bytes_;
@@ -144,6 +145,7 @@ class BrokerTest : public ::testing::Test {
     broker_->Tick(now_);
   }
 
+  std::chrono::seconds sys_interval_{0};
   size_t max_queued_ = 1000;
   size_t max_queued_bytes_ = 64 << 20;
   Clock::time_point now_ = Clock::time_point() + 1000h;
@@ -290,6 +292,38 @@ TEST_F(BrokerTest, SlowSubscriberDoesNotStallOthers) {
   EXPECT_EQ(broker_->stats().messages_dropped, 10u);
 }
 
+
+TEST_F(BrokerTest, SysTopicsCountAndAverageTheLoad) {
+  sys_interval_ = 10s;
+  Restart();
+  Client watcher = Connect("watcher");
+  Subscribe(watcher, "$SYS/broker/#", 0);
+  Client pub = Connect("pub");
+  for (int i = 0; i < 60; i++) Write(pub, Publish{false, 0, false, "t", 0, {}, ToBytes("x")});
+  auto sys = [&] {
+    std::map<std::string, std::string> out;
+    for (const Packet& p : watcher.link->Take(Version::k5)) {
+      if (auto* m = std::get_if<Publish>(&p)) out[m->topic] = std::string(AsString(m->payload));
+    }
+    return out;
+  };
+  Advance(10s);
+  auto got = sys();
+  EXPECT_EQ(got["$SYS/broker/publish/messages/received"], "60");
+  EXPECT_EQ(got["$SYS/broker/clients/connected"], "2");
+  // 60 in 10 s is 360 a minute; after 10 s, each average has moved towards
+  // it by 1 - e^(-10 s / its span).
+  EXPECT_EQ(got["$SYS/broker/load/publish/received/1min"], "55.27");
+  EXPECT_EQ(got["$SYS/broker/load/publish/received/5min"], "11.80");
+  EXPECT_EQ(got["$SYS/broker/load/publish/received/15min"], "3.98");
+  EXPECT_EQ(got["$SYS/broker/load/connections/1min"], "1.84");  // 2 in 10 s
+  EXPECT_NE(got["$SYS/broker/load/bytes/received/1min"], "0.00");
+  // Ten quiet seconds: they decay.
+  Advance(10s);
+  got = sys();
+  EXPECT_EQ(got["$SYS/broker/load/publish/received/1min"], "46.78");
+  EXPECT_EQ(got["$SYS/broker/publish/messages/received"], "60");
+}
 
 // A session kept for 100 s after its connection ends, resumed.
 void Keep(mqtt::Connect& m) { m.properties.session_expiry = 100; }
