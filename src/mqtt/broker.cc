@@ -117,6 +117,7 @@ struct Broker::Connection {
   Bytes out;  // packets of this turn, sent together at its end
   bool connected = false;
   bool closed = false;
+  bool problem_info = true;  // 5.0 Request Problem Information
   Version version = Version::k311;
   Session* session = nullptr;
   uint16_t keep_alive = 0;
@@ -300,7 +301,7 @@ void Broker::Receive(ConnId id, ByteView data, Clock::time_point now) {
     auto frame = NextFrame(input.subspan(used), options_.max_packet_size);
     if (!frame.ok()) {
       Drop(c, frame.status().IsInvalidArgument() ? reason::kPacketTooLarge : reason::kMalformedPacket,
-           false, now);
+           false, now, frame.status().message());
       break;
     }
     if (!*frame) break;
@@ -312,7 +313,9 @@ void Broker::Receive(ConnId id, ByteView data, Clock::time_point now) {
       if (packet.status().code() == Status::Code::kNotSupported && !c.connected) {
         // Answer in the version the client can read, then close.
         c.version = level >= 5 ? Version::k5 : Version::k311;
-        Send(c, Connack{false, reason::kUnsupportedProtocolVersion, {}});
+        Connack refused{false, reason::kUnsupportedProtocolVersion, {}};
+        refused.properties.reason_string = packet.status().message();
+        Send(c, refused);
         Drop(c, reason::kSuccess, true, now);
         break;
       }
@@ -321,7 +324,7 @@ void Broker::Receive(ConnId id, ByteView data, Clock::time_point now) {
       uint8_t why = packet.status().code() == Status::Code::kNotSupported
                         ? reason::kProtocolError
                         : ReasonFor(packet.status());
-      Drop(c, why, false, now);
+      Drop(c, why, false, now, packet.status().message());
       break;
     }
     OnPacket(c, std::move(*packet), now);
@@ -349,7 +352,7 @@ void Broker::OnPacket(Connection& c, Packet packet, Clock::time_point now) {
       [&](auto& p) {
         using T = std::decay_t<decltype(p)>;
         if constexpr (std::is_same_v<T, Connect>) {
-          Drop(c, reason::kProtocolError, false, now);  // a second CONNECT
+          Drop(c, reason::kProtocolError, false, now, "a second CONNECT");
         } else if constexpr (std::is_same_v<T, Publish>) {
           OnPublish(c, std::move(p), now);
         } else if constexpr (std::is_same_v<T, Ack>) {
@@ -365,7 +368,9 @@ void Broker::OnPacket(Connection& c, Packet packet, Clock::time_point now) {
         } else {
           // CONNACK, SUBACK, UNSUBACK, PINGRESP are the server's to send;
           // AUTH: no enhanced authentication method is offered.
-          Drop(c, reason::kProtocolError, false, now);
+          Drop(c, reason::kProtocolError, false, now,
+               std::is_same_v<T, Auth> ? "no enhanced authentication is offered"
+                                       : "a packet only a server sends");
         }
       },
       packet);
@@ -374,6 +379,7 @@ void Broker::OnPacket(Connection& c, Packet packet, Clock::time_point now) {
 void Broker::OnConnect(Connection& c, Connect connect, Clock::time_point now) {
   c.version = connect.version;
   const bool v5 = c.version == Version::k5;
+  if (v5 && connect.properties.request_problem_info == 0) c.problem_info = false;
   Connack ack;
   if (options_.authenticate) {
     ack.reason = options_.authenticate(connect.username, connect.password);
@@ -381,9 +387,11 @@ void Broker::OnConnect(Connection& c, Connect connect, Clock::time_point now) {
   // No enhanced authentication method is offered.
   if (ack.reason == reason::kSuccess && v5 && connect.properties.auth_method) {
     ack.reason = reason::kBadAuthenticationMethod;
+    ack.properties.reason_string = "no enhanced authentication is offered";
   }
   if (ack.reason == reason::kSuccess && connect.will && !ValidTopicName(connect.will->topic)) {
     ack.reason = reason::kTopicNameInvalid;
+    ack.properties.reason_string = "the will's topic name is not valid";
   }
   std::string client_id = connect.client_id;
   if (ack.reason == reason::kSuccess && client_id.empty()) {
@@ -483,20 +491,31 @@ void Broker::OnConnect(Connection& c, Connect connect, Clock::time_point now) {
   SendQueued(*s, now);
 }
 
+void Broker::Refuse(Connection& c, const Publish& p, std::string why) {
+  if (p.qos == 0) return;
+  Ack ack{p.qos == 1 ? PacketType::kPuback : PacketType::kPubrec, p.packet_id,
+          reason::kNotAuthorized, {}};
+  ack.properties.reason_string = std::move(why);
+  Send(c, ack);
+}
+
 void Broker::OnPublish(Connection& c, Publish p, Clock::time_point now) {
   Session& s = *c.session;
   const bool v5 = c.version == Version::k5;
   if (v5 && p.properties.topic_alias) {
     uint16_t alias = *p.properties.topic_alias;
     if (alias == 0 || alias > options_.topic_alias_maximum) {
-      Drop(c, reason::kTopicAliasInvalid, false, now);
+      Drop(c, reason::kTopicAliasInvalid, false, now,
+           "topic alias " + std::to_string(alias) + " is not from 1 to " +
+               std::to_string(options_.topic_alias_maximum));
       return;
     }
     if (p.topic.empty()) {
       auto& in = c.alias_maps().in;
       auto it = in.find(alias);
       if (it == in.end()) {
-        Drop(c, reason::kProtocolError, false, now);
+        Drop(c, reason::kProtocolError, false, now,
+             "topic alias " + std::to_string(alias) + " was not set on this connection");
         return;
       }
       p.topic = it->second;
@@ -506,23 +525,19 @@ void Broker::OnPublish(Connection& c, Publish p, Clock::time_point now) {
     p.properties.topic_alias.reset();
   }
   if (!ValidTopicName(p.topic)) {
-    Drop(c, reason::kTopicNameInvalid, false, now);
+    Drop(c, reason::kTopicNameInvalid, false, now, "not a topic name for PUBLISH: " + p.topic);
     return;
   }
   stats_.messages_received++;
   if (IsSys(p.topic)) {
     // The broker's own statistics: acknowledged, never routed or retained.
-    if (p.qos == 1) Send(c, Ack{PacketType::kPuback, p.packet_id, reason::kNotAuthorized, {}});
-    if (p.qos == 2) {
-      Send(c, Ack{PacketType::kPubrec, p.packet_id, reason::kNotAuthorized, {}});
-    }
+    Refuse(c, p, "$SYS topics are the broker's own");
     return;
   }
   if (options_.authorize && !options_.authorize(s.username, Access::kPublish, p.topic)) {
     // Refused: acknowledged (so the client's flow ends) and dropped.
     stats_.messages_dropped++;
-    if (p.qos == 1) Send(c, Ack{PacketType::kPuback, p.packet_id, reason::kNotAuthorized, {}});
-    if (p.qos == 2) Send(c, Ack{PacketType::kPubrec, p.packet_id, reason::kNotAuthorized, {}});
+    Refuse(c, p, "not authorized to publish to " + p.topic);
     return;
   }
   if (p.qos == 2) {
@@ -531,7 +546,9 @@ void Broker::OnPublish(Connection& c, Publish p, Clock::time_point now) {
       return;
     }
     if (s.flows->qos2_in.size() >= options_.receive_maximum) {
-      Drop(c, reason::kReceiveMaximumExceeded, false, now);
+      Drop(c, reason::kReceiveMaximumExceeded, false, now,
+           "more than " + std::to_string(options_.receive_maximum) +
+               " QoS 2 messages awaiting PUBREL");
       return;
     }
   }
@@ -695,10 +712,78 @@ bool Broker::SendPublish(Connection& c, Session& s, const Message& m, uint8_t qo
   return true;
 }
 
+namespace {
+
+// The longest Reason String sent, in bytes.
+constexpr size_t kMaxReasonString = 200;
+
+// The properties of a packet that reports a failure, and its first failure
+// code; null for the others. `P` is Packet or const Packet.
+template <class P>
+auto Failure(P& p, uint8_t* code) -> decltype(&std::get<Connack>(p).properties) {
+  using Result = decltype(&std::get<Connack>(p).properties);
+  return std::visit(
+      [code](auto& x) -> Result {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, Connack> || std::is_same_v<T, Ack> ||
+                      std::is_same_v<T, Disconnect>) {
+          *code = x.reason;
+          return x.reason >= reason::kUnspecifiedError ? &x.properties : nullptr;
+        } else if constexpr (std::is_same_v<T, Suback> || std::is_same_v<T, Unsuback>) {
+          for (uint8_t r : x.reasons) {
+            if (r >= reason::kUnspecifiedError) {
+              *code = r;
+              return &x.properties;
+            }
+          }
+          return nullptr;
+        } else {
+          return nullptr;
+        }
+      },
+      p);
+}
+
+}  // namespace
+
 void Broker::Send(Connection& c, const Packet& p) {
   if (c.closed) return;
   if (c.out.empty()) dirty_.push_back(&c);
-  Encode(p, c.version, &c.out);
+  if (c.version != Version::k5) {
+    Encode(p, c.version, &c.out);
+    return;
+  }
+  uint8_t code = 0;
+  if (Failure(p, &code) == nullptr) {
+    Encode(p, c.version, &c.out);
+    return;
+  }
+  // Only failures are copied, to be explained.
+  Packet explained = p;
+  Properties* props = Failure(explained, &code);
+  // A client that asked for no problem information gets Reason Strings on
+  // CONNACK and DISCONNECT only (MQTT 5.0 §3.1.2.11.7).
+  const bool allowed = c.problem_info || std::holds_alternative<Connack>(explained) ||
+                       std::holds_alternative<Disconnect>(explained);
+  if (!allowed) {
+    props->reason_string.reset();
+  } else if (!props->reason_string) {
+    props->reason_string = std::string(ReasonText(code));
+  } else if (props->reason_string->size() > kMaxReasonString) {
+    // One that quotes a long topic is cut, on a character's boundary.
+    std::string& text = *props->reason_string;
+    size_t end = kMaxReasonString;
+    while (end > 0 && (static_cast<uint8_t>(text[end]) & 0xC0) == 0x80) end--;
+    text.resize(end);
+  }
+  const size_t before = c.out.size();
+  size_t n = Encode(explained, c.version, &c.out);
+  if (n > c.max_packet_size && props->reason_string) {
+    // Not past what the client can take (§3.4.2.2.2 and the like).
+    c.out.resize(before);
+    props->reason_string.reset();
+    Encode(explained, c.version, &c.out);
+  }
 }
 
 void Broker::StoreSession(Session& s) {
@@ -804,10 +889,13 @@ void Broker::Flush(Clock::time_point now) {
   dead_.clear();
 }
 
-void Broker::Drop(Connection& c, uint8_t why, bool clean, Clock::time_point now) {
+void Broker::Drop(Connection& c, uint8_t why, bool clean, Clock::time_point now,
+                  std::string text) {
   if (c.closed) return;
   if (c.connected && c.version == Version::k5 && why != reason::kSuccess) {
-    Send(c, Disconnect{why, {}});
+    Disconnect d{why, {}};
+    if (!text.empty()) d.properties.reason_string = std::move(text);
+    Send(c, d);
   }
   if (!c.out.empty() && Commit()) {
     stats_.bytes_sent += c.out.size();
@@ -997,23 +1085,29 @@ void Broker::OnSubscribe(Connection& c, const Subscribe& sub, Clock::time_point 
   };
   std::vector<Retained> retained;
   for (const Subscription& want : sub.subscriptions) {
+    // A SUBACK has one Reason String: that of its first failure.
+    auto refuse = [&](uint8_t code, const std::string& why) {
+      ack.reasons.push_back(code);
+      if (!ack.properties.reason_string) ack.properties.reason_string = why + want.filter;
+    };
     auto shared = ParseShared(want.filter);
     if (!shared.ok()) {
-      ack.reasons.push_back(reason::kTopicFilterInvalid);
+      refuse(reason::kTopicFilterInvalid, "not a shared subscription: ");
       continue;
     }
     std::string inner = *shared ? (*shared)->filter : want.filter;
     std::string group = *shared ? (*shared)->group : "";
     if (!ValidTopicFilter(inner)) {
-      ack.reasons.push_back(reason::kTopicFilterInvalid);
+      refuse(reason::kTopicFilterInvalid, "not a topic filter: ");
       continue;
     }
     if (options_.authorize && !options_.authorize(s.username, Access::kSubscribe, inner)) {
-      ack.reasons.push_back(reason::kNotAuthorized);
+      refuse(reason::kNotAuthorized, "not authorized to subscribe to ");
       continue;
     }
     if (v5 && want.no_local && !group.empty()) {
-      Drop(c, reason::kProtocolError, false, now);  // MQTT 5.0 §3.8.3.1
+      Drop(c, reason::kProtocolError, false, now,  // MQTT 5.0 §3.8.3.1
+           "No Local on a shared subscription");
       return;
     }
     SubOptions o{want.qos, want.no_local, want.retain_as_published, want.retain_handling, sub_id};
@@ -1058,7 +1152,8 @@ void Broker::OnDisconnect(Connection& c, const Disconnect& d, Clock::time_point 
   Session& s = *c.session;
   if (c.version == Version::k5 && d.properties.session_expiry) {
     if (s.expiry == 0 && *d.properties.session_expiry != 0) {
-      Drop(c, reason::kProtocolError, false, now);  // MQTT 5.0 §3.14.2.2.2
+      Drop(c, reason::kProtocolError, false, now,  // MQTT 5.0 §3.14.2.2.2
+           "a session expiry on DISCONNECT after CONNECT set none");
       return;
     }
     s.expiry = *d.properties.session_expiry;

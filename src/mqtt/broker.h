@@ -191,10 +191,19 @@ class Broker {
                    Clock::time_point now);
   void SendRetained(Session& s, std::string_view filter, const SubOptions& o,
                     Clock::time_point now);
+  // Queues a packet for the connection. A 5.0 packet that reports a
+  // failure (a reason code of 0x80 or more) without a Reason String gets
+  // ReasonText's, if the client accepts them and it fits its maximum
+  // packet size.
   void Send(Connection& c, const Packet& p);
+  // Answers a QoS 1 or 2 PUBLISH the broker will not take with 0x87 and
+  // `why` (nothing for QoS 0).
+  void Refuse(Connection& c, const Publish& p, std::string why);
   // Ends the connection: a connected 5.0 client gets DISCONNECT `reason`
-  // first unless it is kSuccess; the will is published unless `clean`.
-  void Drop(Connection& c, uint8_t reason, bool clean, Clock::time_point now);
+  // first unless it is kSuccess, with `text` as its Reason String (or
+  // ReasonText's); the will is published unless `clean`.
+  void Drop(Connection& c, uint8_t reason, bool clean, Clock::time_point now,
+            std::string text = {});
   void PublishWill(Session& s, Clock::time_point now);
   // A message from a PUBLISH or a will, with the properties that go on to
   // subscribers.

@@ -293,6 +293,50 @@ TEST_F(BrokerTest, SlowSubscriberDoesNotStallOthers) {
 }
 
 
+TEST_F(BrokerTest, FailuresCarryReasonStrings) {
+  auto suback = [](Client& c) { return std::get<Suback>(c.link->Take(Version::k5).at(0)); };
+  Client c = Connect("why");
+  Write(c, mqtt::Subscribe{1, {}, {{"a/#/b", 1}, {"ok", 1}}});
+  Suback s = suback(c);
+  EXPECT_EQ(s.reasons, (std::vector<uint8_t>{reason::kTopicFilterInvalid, 1}));
+  EXPECT_EQ(s.properties.reason_string, "not a topic filter: a/#/b");
+  Write(c, Publish{false, 1, false, "$SYS/x", 5, {}, ToBytes("x")});
+  auto got = c.link->Take(Version::k5);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(std::get<Ack>(got[0]).reason, reason::kNotAuthorized);
+  EXPECT_EQ(std::get<Ack>(got[0]).properties.reason_string, "$SYS topics are the broker's own");
+  // A long one is cut at 200 bytes, between characters.
+  std::string filter = "x";
+  for (int i = 0; i < 150; i++) filter += "\xC3\xA9";  // é
+  filter += "/#/y";
+  Write(c, mqtt::Subscribe{2, {}, {{filter, 0}}});
+  std::string text = suback(c).properties.reason_string.value_or("");
+  EXPECT_EQ(text.size(), 199u);
+  EXPECT_TRUE(ValidString(text));
+
+  // A client that asked for no problem information: only CONNACK and
+  // DISCONNECT explain.
+  Client quiet = Connect("quiet", Version::k5, true,
+                         [](mqtt::Connect& m) { m.properties.request_problem_info = 0; });
+  Write(quiet, mqtt::Subscribe{1, {}, {{"a/#/b", 1}}});
+  EXPECT_FALSE(suback(quiet).properties.reason_string);
+  mqtt::Connect again;
+  again.client_id = "quiet";
+  Write(quiet, again);
+  got = quiet.link->Take(Version::k5);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(std::get<Disconnect>(got[0]).reason, reason::kProtocolError);
+  EXPECT_EQ(std::get<Disconnect>(got[0]).properties.reason_string, "a second CONNECT");
+
+  // None that would pass the client's maximum packet size.
+  Client small = Connect("small", Version::k5, true,
+                         [](mqtt::Connect& m) { m.properties.maximum_packet_size = 20; });
+  Write(small, mqtt::Subscribe{1, {}, {{"a/#/b", 1}}});
+  s = suback(small);
+  EXPECT_EQ(s.reasons, std::vector<uint8_t>{reason::kTopicFilterInvalid});
+  EXPECT_FALSE(s.properties.reason_string);
+}
+
 TEST_F(BrokerTest, SysTopicsCountAndAverageTheLoad) {
   sys_interval_ = 10s;
   Restart();

@@ -633,6 +633,47 @@ uint8_t ReasonFor(const Status& status) {
   }
 }
 
+std::string_view ReasonText(uint8_t code) {
+  switch (code) {
+    case reason::kUnspecifiedError: return "unspecified error";
+    case reason::kMalformedPacket: return "malformed packet";
+    case reason::kProtocolError: return "protocol error";
+    case reason::kImplementationSpecificError: return "refused by this broker";
+    case reason::kUnsupportedProtocolVersion: return "unsupported protocol version";
+    case reason::kClientIdentifierNotValid: return "client identifier not valid";
+    case reason::kBadUserNameOrPassword: return "bad user name or password";
+    case reason::kNotAuthorized: return "not authorized";
+    case reason::kServerUnavailable: return "server unavailable";
+    case reason::kServerBusy: return "server busy";
+    case reason::kBanned: return "banned";
+    case reason::kServerShuttingDown: return "server shutting down";
+    case reason::kBadAuthenticationMethod: return "authentication method not supported";
+    case reason::kKeepAliveTimeout: return "nothing received within 1.5 keep-alive periods";
+    case reason::kSessionTakenOver: return "another connection took the session over";
+    case reason::kTopicFilterInvalid: return "topic filter not valid";
+    case reason::kTopicNameInvalid: return "topic name not valid";
+    case reason::kPacketIdentifierInUse: return "packet identifier in use";
+    case reason::kPacketIdentifierNotFound: return "packet identifier not found";
+    case reason::kReceiveMaximumExceeded: return "receive maximum exceeded";
+    case reason::kTopicAliasInvalid: return "topic alias not valid";
+    case reason::kPacketTooLarge: return "packet too large";
+    case reason::kMessageRateTooHigh: return "message rate too high";
+    case reason::kQuotaExceeded: return "quota exceeded";
+    case reason::kAdministrativeAction: return "administrative action";
+    case reason::kPayloadFormatInvalid: return "payload format not valid";
+    case reason::kRetainNotSupported: return "retain not supported";
+    case reason::kQosNotSupported: return "QoS not supported";
+    case reason::kUseAnotherServer: return "use another server";
+    case reason::kServerMoved: return "server moved";
+    case reason::kSharedSubscriptionsNotSupported: return "shared subscriptions not supported";
+    case reason::kConnectionRateExceeded: return "connection rate exceeded";
+    case reason::kMaximumConnectTime: return "maximum connect time";
+    case reason::kSubscriptionIdentifiersNotSupported: return "subscription identifiers not supported";
+    case reason::kWildcardSubscriptionsNotSupported: return "wildcard subscriptions not supported";
+    default: return "";
+  }
+}
+
 PacketType TypeOf(const Packet& packet) {
   static constexpr PacketType kTypes[] = {
       PacketType::kConnect,     PacketType::kConnack,  PacketType::kPublish,

@@ -101,6 +101,11 @@ constexpr uint8_t kWildcardSubscriptionsNotSupported = 0xA2;
 // kUnspecifiedError for anything else.
 uint8_t ReasonFor(const Status& status);
 
+// A short English description of a 5.0 failure reason code (0x80 and up),
+// for a Reason String where the broker has nothing more specific to say;
+// "" for the others.
+std::string_view ReasonText(uint8_t code);
+
 // MQTT 5 properties. Which packet may carry which is checked when decoding;
 // encoding writes what is set (and nothing for 3.1/3.1.1).
 struct Properties {

@@ -202,6 +202,17 @@ for (const transport of ['tcp', 'tls', 'ws', 'wss']) {
   })
 }
 
+test('tcp: failures come with reason strings (MQTT 5)', async () => {
+  const c = await open('tcp')
+  const disconnected = new Promise((resolve) => c.on('disconnect', resolve))
+  // A second CONNECT, written under the client: DISCONNECT 0x82, explained.
+  c.stream.write(Buffer.from([0x10, 0x10, 0, 4, 0x4d, 0x51, 0x54, 0x54, 5, 2, 0, 60, 0, 0, 3, 0x61, 0x62, 0x63]))
+  const packet = await disconnected
+  assert.equal(packet.reasonCode, 0x82)
+  assert.equal(packet.properties.reasonString, 'a second CONNECT')
+  c.end(true)
+})
+
 test('ws: a bad handshake gets an HTTP error, and a text frame closes only its connection', async () => {
   const port = Number(node.s3.split(':').pop())
   const raw = (request) => new Promise((resolve) => {
