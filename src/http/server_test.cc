@@ -317,6 +317,15 @@ TEST(HttpServer, BadAddressIsAnError) {
   EXPECT_NE(second.status().message().find("cannot listen"), std::string::npos);
 }
 
+// Switches the connection to the "shout" protocol with a 101, and takes it.
+Result<TakenConnection> SwitchToShout(ResponseWriter& w) {
+  Headers h;
+  h.Add("Upgrade", "shout");
+  h.Add("Connection", "Upgrade");
+  SHOAL_RETURN_IF_ERROR(w.Send(101, h, ""));
+  return w.TakeOver();
+}
+
 TEST(HttpServer, AHandlerTakesTheConnectionOverAfter101) {
   // The handler switches protocols, takes the socket and answers on it from
   // a thread of its own: what the client sent after the request first, then
@@ -325,11 +334,7 @@ TEST(HttpServer, AHandlerTakesTheConnectionOverAfter101) {
   std::atomic<bool> refused_before_101{false};
   auto server = Server::Start({}, [&](Request& req, ResponseWriter& w) {
     refused_before_101 = !w.TakeOver().ok();
-    Headers h;
-    h.Add("Upgrade", "shout");
-    h.Add("Connection", "Upgrade");
-    ASSERT_TRUE(w.Send(101, h, "").ok());
-    auto taken = w.TakeOver();
+    auto taken = SwitchToShout(w);
     ASSERT_TRUE(taken.ok()) << taken.status().ToString();
     EXPECT_FALSE(w.TakeOver().ok());  // once
     echo = std::thread([t = std::move(*taken)] {
@@ -418,11 +423,7 @@ TEST(HttpServer, AConnectionTakenOverFromHttpsKeepsItsTls) {
   // what the client sent after the request already decrypted.
   std::thread echo;
   Https https([&](Request&, ResponseWriter& w) {
-    Headers h;
-    h.Add("Upgrade", "shout");
-    h.Add("Connection", "Upgrade");
-    ASSERT_TRUE(w.Send(101, h, "").ok());
-    auto taken = w.TakeOver();
+    auto taken = SwitchToShout(w);
     ASSERT_TRUE(taken.ok()) << taken.status().ToString();
     ASSERT_NE(taken->tls, nullptr);
     echo = std::thread([t = std::move(*taken)] {
