@@ -142,7 +142,18 @@ struct Broker::Connection {
 };
 
 Broker::Broker(BrokerOptions options, Clock::time_point now)
-    : options_(std::move(options)), started_(now), next_sys_(now), next_sweep_(now) {
+    : options_(std::move(options)),
+      started_(now),
+      next_sys_(now),
+      load_{{"publish/received", &BrokerStats::messages_received},
+            {"publish/sent", &BrokerStats::messages_sent},
+            {"publish/dropped", &BrokerStats::messages_dropped},
+            {"bytes/received", &BrokerStats::bytes_received},
+            {"bytes/sent", &BrokerStats::bytes_sent},
+            {"sockets", &BrokerStats::sockets_opened},
+            {"connections", &BrokerStats::connects}},
+      load_at_(now),
+      next_sweep_(now) {
   if (!options_.wall_ms) {
     options_.wall_ms = [] {
       return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -1232,16 +1243,6 @@ void Broker::PublishSys(Clock::time_point now) {
     Route(m, now);
   };
   auto secs = std::chrono::duration_cast<std::chrono::seconds>(now - started_).count();
-  if (load_.empty()) {
-    load_ = {{"publish/received", &BrokerStats::messages_received},
-             {"publish/sent", &BrokerStats::messages_sent},
-             {"publish/dropped", &BrokerStats::messages_dropped},
-             {"bytes/received", &BrokerStats::bytes_received},
-             {"bytes/sent", &BrokerStats::bytes_sent},
-             {"sockets", &BrokerStats::sockets_opened},
-             {"connections", &BrokerStats::connects}};
-    load_at_ = started_;
-  }
   const double elapsed = std::chrono::duration<double>(now - load_at_).count();
   static constexpr int kMinutes[3] = {1, 5, 15};
   for (LoadAverage& l : load_) {

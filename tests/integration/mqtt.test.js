@@ -33,9 +33,14 @@ function messages (out) {
   return out.split('\n').filter((l) => l && !/^Client |^Subscribed|^Received |^Sending /.test(l))
 }
 
-async function withNode (fn) {
+// Runs `fn(node, home)` against a node serving a fresh home, stopped and
+// removed afterwards. `toml` is written as its shoal.toml, `certificate`
+// makes cert.pem and key.pem in it first, and `args` go to serve.
+async function withNode (fn, { toml, certificate, args } = {}) {
   const home = shoal.tempHome()
-  const node = await shoal.serve(home)
+  if (certificate) makeCertificate(home)
+  if (toml) fs.writeFileSync(`${home}/shoal.toml`, toml)
+  const node = await shoal.serve(home, args)
   try {
     await fn(node, home)
   } finally {
@@ -134,10 +139,8 @@ test('a persistent session gets the QoS 1 and 2 messages sent while it was away'
 })
 
 test('[mqtt] max_queued_bytes bounds what waits for a client that is away', async () => {
-  const home = shoal.tempHome()
-  fs.writeFileSync(`${home}/shoal.toml`, '[mqtt]\nmax_queued_bytes = 1000\n')
-  const node = await shoal.serve(home)
-  try {
+  const toml = '[mqtt]\nmax_queued_bytes = 1000\n'
+  await withNode(async (node, home) => {
     const p = ['-p', String(node.mqttPort)]
     await client('mosquitto_sub', [...p, '-c', '-i', 'away', '-q', '1', '-t', 'q/#', '-W', '1'])
     // 303 bytes each with the topic: three fit in 1000, the rest are dropped.
@@ -151,11 +154,7 @@ test('[mqtt] max_queued_bytes bounds what waits for a client that is away', asyn
     await client('mosquitto_pub', [...p, '-q', '1', '-t', 'q/again', '-m', 'x'.repeat(900)])
     const again = await client('mosquitto_sub', [...p, '-c', '-i', 'away', '-q', '1', '-t', 'q/#', '-C', '1', '-W', '5'])
     assert.equal(again.stdout.trim(), 'x'.repeat(900))
-  } finally {
-    node.child.kill('SIGTERM')
-    await shoal.waitExit(node.child)
-    fs.rmSync(home, { recursive: true, force: true })
-  }
+  }, { toml })
 })
 
 test('user names and passwords', async () => {
@@ -204,13 +203,11 @@ test('garbage and half packets close only their own connection', async () => {
 })
 
 test('per-user topic ACLs from shoal.toml', async () => {
-  const home = shoal.tempHome()
-  fs.writeFileSync(`${home}/shoal.toml`, [
+  const toml = [
     '[[mqtt.acl]]', 'user = "anonymous"', 'publish = ["public/#"]', 'subscribe = ["public/+/news"]',
     '[[mqtt.acl]]', 'user = "owner"', 'publish = ["#"]', 'subscribe = ["#"]', ''
-  ].join('\n'))
-  const node = await shoal.serve(home)
-  try {
+  ].join('\n')
+  await withNode(async (node, home) => {
     const p = ['-p', String(node.mqttPort)]
     const keys = JSON.parse(shoal.ok(home, ['credentials', '--json']))
     const owner = ['-u', 'owner', '-P', keys.secretAccessKey]
@@ -231,21 +228,15 @@ test('per-user topic ACLs from shoal.toml', async () => {
     await client('mosquitto_pub', [...p, ...owner, '-q', '1', '-t', 'private/z', '-m', 'mine'])
     assert.deepEqual(messages((await all.done).out), ['public/a/news yes', 'private/z mine'])
     assert.deepEqual(messages((await news.done).out), ['public/a/news yes'])
-  } finally {
-    node.child.kill('SIGTERM')
-    await shoal.waitExit(node.child)
-    fs.rmSync(home, { recursive: true, force: true })
-  }
+  }, { toml })
 })
 
 test('deny rules in ACLs refuse publishing, subscribing and receiving', async () => {
-  const home = shoal.tempHome()
-  fs.writeFileSync(`${home}/shoal.toml`, [
+  const toml = [
     '[[mqtt.acl]]', 'user = "anonymous"', 'publish = ["#"]', 'subscribe = ["#"]',
     'deny_publish = ["locked/#"]', 'deny_subscribe = ["secret/#"]', ''
-  ].join('\n'))
-  const node = await shoal.serve(home)
-  try {
+  ].join('\n')
+  await withNode(async (node, home) => {
     const p = ['-p', String(node.mqttPort)]
     await client('mosquitto_pub', [...p, '-q', '1', '-r', '-t', 'secret/kept', '-m', 'hidden'])
     await client('mosquitto_pub', [...p, '-q', '1', '-r', '-t', 'open/kept', '-m', 'shown'])
@@ -264,20 +255,13 @@ test('deny rules in ACLs refuse publishing, subscribing and receiving', async ()
     assert.match(r.stdout, /received PUBACK \(Mid: 1, RC:135\)/)
     await client('mosquitto_pub', [...p, '-q', '1', '-t', 'open/w', '-m', 'shown'])
     assert.deepEqual(messages((await all.done).out), ['open/kept shown', 'open/y shown', 'open/w shown'])
-  } finally {
-    node.child.kill('SIGTERM')
-    await shoal.waitExit(node.child)
-    fs.rmSync(home, { recursive: true, force: true })
-  }
+  }, { toml })
 })
 
 test('MQTT over TLS with a certificate from [tls], beside plain MQTT', async () => {
-  const home = shoal.tempHome()
-  makeCertificate(home)
   // Relative paths are the config file's folder's.
-  fs.writeFileSync(`${home}/shoal.toml`, '[tls]\ncert = "cert.pem"\nkey = "key.pem"\n')
-  const node = await shoal.serve(home, ['--listen-mqtts', '127.0.0.1:0', '--listen-https', '127.0.0.1:0'])
-  try {
+  const toml = '[tls]\ncert = "cert.pem"\nkey = "key.pem"\n'
+  await withNode(async (node, home) => {
     assert.ok(node.mqttsPort, node.output())
     const tlsPort = String(node.mqttsPort)
     const tls = ['-p', tlsPort, '--cafile', `${home}/cert.pem`]
@@ -306,11 +290,7 @@ test('MQTT over TLS with a certificate from [tls], beside plain MQTT', async () 
     await new Promise((resolve) => raw.on('close', resolve))
     r = await client('mosquitto_sub', [...tls, '-t', 'tls/#', '-W', '1'])
     assert.equal(r.code, 27, r.stderr)  // connected, then timed out waiting: TLS works
-  } finally {
-    node.child.kill('SIGTERM')
-    await shoal.waitExit(node.child)
-    fs.rmSync(home, { recursive: true, force: true })
-  }
+  }, { toml, certificate: true, args: ['--listen-mqtts', '127.0.0.1:0', '--listen-https', '127.0.0.1:0'] })
 })
 
 test('bad [tls] settings are usage errors', () => {

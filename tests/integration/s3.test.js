@@ -35,9 +35,15 @@ def code(fn):
   return JSON.parse(lines[lines.length - 1])
 }
 
-async function withServer (fn) {
+// Runs `fn(home, server)` against a node serving a fresh home, stopped (it
+// must exit 0) and removed afterwards. `toml` is written as its shoal.toml,
+// `certificate` makes cert.pem and key.pem in it first, and `args` go to
+// serve.
+async function withServer (fn, { toml, certificate, args } = {}) {
   const home = shoal.tempHome()
-  const server = await shoal.serve(home)
+  if (certificate) shoal.makeCertificate(home)
+  if (toml) fs.writeFileSync(`${home}/shoal.toml`, toml)
+  const server = await shoal.serve(home, args)
   try {
     assert.match(server.s3, /^http:\/\/127\.0\.0\.1:\d+$/)
     await fn(home, server)
@@ -93,12 +99,11 @@ test('aws-cli: buckets, objects, listing, sync and removal', async () => {
 })
 
 test('HTTPS: aws-cli and boto3 over TLS with the [tls] certificate, beside plain HTTP', async () => {
-  const home = shoal.tempHome()
-  shoal.makeCertificate(home)
-  fs.writeFileSync(`${home}/shoal.toml`, '[tls]\ncert = "cert.pem"\nkey = "key.pem"\n')
-  const server = await shoal.serve(home, ['--listen-https', '127.0.0.1:0', '--listen-mqtts', '127.0.0.1:0'])
-  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'shoal-https-'))
-  try {
+  const toml = '[tls]\ncert = "cert.pem"\nkey = "key.pem"\n'
+  const args = ['--listen-https', '127.0.0.1:0', '--listen-mqtts', '127.0.0.1:0']
+  await withServer(async (home, server) => {
+    const dir = path.join(home, 'files')  // removed with the home
+    fs.mkdirSync(dir)
     assert.match(server.https, /^https:\/\/127\.0\.0\.1:\d+$/)
     assert.equal(JSON.parse(fs.readFileSync(path.join(home, 'endpoints.json'))).https, server.https)
     const env = { ...clientEnv(home, server.https), AWS_CA_BUNDLE: `${home}/cert.pem` }
@@ -122,12 +127,7 @@ print(json.dumps([r['Body'].read().decode(), r['Metadata']]))`)
     const r = aws(untrusting, ['s3', 'ls'], { allowFail: true })
     assert.notEqual(r.code, 0)
     assert.match(r.stderr, /SSL validation failed|CERTIFICATE_VERIFY_FAILED/)
-  } finally {
-    server.child.kill('SIGTERM')
-    assert.equal(await shoal.waitExit(server.child), 0)
-    fs.rmSync(home, { recursive: true, force: true })
-    fs.rmSync(dir, { recursive: true, force: true })
-  }
+  }, { toml, certificate: true, args })
 })
 
 test('boto3: metadata, ranges, conditionals, listing past 1,000 keys, presigned GET', async () => {
