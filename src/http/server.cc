@@ -91,7 +91,9 @@ std::string HttpDate() {
 }
 
 // What a connection's thread is doing, for the reaper.
-enum class Phase { kIdle, kHeader, kIo, kHandler };
+// kTaken: a handler took the connection over; the server no longer touches
+// its socket (the reaper and Stop leave it alone).
+enum class Phase { kIdle, kHeader, kIo, kHandler, kTaken };
 
 }  // namespace
 
@@ -447,6 +449,8 @@ class ResponseWriterImpl final : public ResponseWriter {
     buf_.consume(buf_.size());
     taken.tls = stream_.Release(&taken.received);
     taken_ = true;
+    // Before the taker can use it: from here a Stop must not shut it down.
+    phase_.store(Phase::kTaken);
     return taken;
   }
   bool taken() const { return taken_; }
@@ -722,7 +726,7 @@ void Server::Stop() {
     // Wakes the blocked accept; closing from another thread is not safe.
     ::shutdown(impl_->acceptor.native_handle(), SHUT_RDWR);
     for (auto& [id, c] : impl_->conns) {
-      if (!c->done.load()) ::shutdown(c->fd, SHUT_RDWR);
+      if (!c->done.load() && c->phase.load() != Phase::kTaken) ::shutdown(c->fd, SHUT_RDWR);
     }
   }
   impl_->cv.notify_all();
