@@ -58,14 +58,14 @@ Status ReadCount(const toml::node& value, const std::string& at, int64_t lo, int
 // [[mqtt.acl]] tables: user, publish, subscribe, deny_publish,
 // deny_subscribe; every filter valid.
 Status ReadAcl(const toml::node& value, const std::string& at,
-               std::vector<ServeConfig::MqttAcl>* out) {
+               std::vector<mqtt::AclRule>* out) {
   const toml::array* entries = value.as_array();
   if (entries == nullptr) return Status::InvalidArgument(at + " must be [[mqtt.acl]] tables");
   for (const toml::node& entry : *entries) {
     const toml::table* t = entry.as_table();
     const std::string where = at + " (line " + std::to_string(entry.source().begin.line) + ")";
     if (t == nullptr) return Status::InvalidArgument(where + " must be a table");
-    ServeConfig::MqttAcl acl;
+    mqtt::AclRule acl;
     for (auto& [key, v] : *t) {
       const std::string k(key.str());
       if (k == "user") {

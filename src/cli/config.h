@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "mqtt/acl.h"
 #include "s3/service.h"
 
 namespace shoal::cli {
@@ -61,17 +62,8 @@ struct ServeConfig {
   std::optional<uint32_t> mqtt_max_connections;
   // [[mqtt.acl]]: what each user may publish to and subscribe to. Empty:
   // everything, for everyone signed in.
-  struct MqttAcl {
-    std::string user;  // a user name, "anonymous", or "*" for every client
-    std::vector<std::string> publish;    // topic filters
-    std::vector<std::string> subscribe;  // topic filters
-    // Topic filters refused even where an allow filter matches: no
-    // publishing there; no subscribing to a filter one of them covers, and
-    // no receiving messages published there through a wider subscription.
-    std::vector<std::string> deny_publish;
-    std::vector<std::string> deny_subscribe;
-  };
-  std::vector<MqttAcl> mqtt_acl;
+  // Filters may use %u and %c levels (mqtt/acl.h).
+  std::vector<mqtt::AclRule> mqtt_acl;
 };
 
 // Reads the TOML file at `path` over the defaults in `config`. NotFound if

@@ -249,44 +249,11 @@ int Serve(const std::vector<std::string>& args, Home& home) {
     return mqtt::reason::kSuccess;
   };
   if (!config.mqtt_acl.empty()) {
-    // A client may do what the entries for it (its user, "anonymous" when
-    // it gave no name, or "*") allow and none denies: publish to a topic
-    // that a publish filter matches and no deny_publish filter does;
-    // subscribe to a filter that a subscribe filter covers and no
-    // deny_subscribe filter does; receive a message unless a deny_subscribe
-    // filter matches its topic.
-    const bool any_deny_subscribe =
-        std::any_of(config.mqtt_acl.begin(), config.mqtt_acl.end(),
-                    [](const auto& entry) { return !entry.deny_subscribe.empty(); });
-    mqtt_options.broker.authorize = [acl = config.mqtt_acl, any_deny_subscribe](
-                                        const std::optional<std::string>& user,
-                                        mqtt::Access access, std::string_view topic) {
-      using mqtt::Access;
-      if (access == Access::kReceive && !any_deny_subscribe) return true;
-      auto hits = [&](const std::vector<std::string>& filters, bool is_filter) {
-        return std::any_of(filters.begin(), filters.end(), [&](const std::string& f) {
-          return is_filter ? mqtt::Covers(f, topic) : mqtt::Matches(f, topic);
-        });
-      };
-      bool allowed = access == Access::kReceive;  // checked when it subscribed
-      for (const auto& entry : acl) {
-        bool applies = entry.user == "*" || (user ? entry.user == *user : entry.user == "anonymous");
-        if (!applies) continue;
-        switch (access) {
-          case Access::kPublish:
-            if (hits(entry.deny_publish, false)) return false;
-            allowed = allowed || hits(entry.publish, false);
-            break;
-          case Access::kSubscribe:
-            if (hits(entry.deny_subscribe, true)) return false;
-            allowed = allowed || hits(entry.subscribe, true);
-            break;
-          case Access::kReceive:
-            if (hits(entry.deny_subscribe, false)) return false;
-            break;
-        }
-      }
-      return allowed;
+    auto acl = std::make_shared<const mqtt::Acl>(config.mqtt_acl);
+    mqtt_options.broker.authorize = [acl](const std::optional<std::string>& user,
+                                          std::string_view client_id, mqtt::Access access,
+                                          std::string_view topic) {
+      return acl->Allows(user, client_id, access, topic);
     };
   }
   // Sessions, wills and retained messages live in the node's database.

@@ -545,7 +545,7 @@ void Broker::OnPublish(Connection& c, Publish p, Clock::time_point now) {
     Refuse(c, p, "$SYS topics are the broker's own");
     return;
   }
-  if (options_.authorize && !options_.authorize(s.username, Access::kPublish, p.topic)) {
+  if (!Authorized(s, Access::kPublish, p.topic)) {
     // Refused: acknowledged (so the client's flow ends) and dropped.
     stats_.messages_dropped++;
     Refuse(c, p, "not authorized to publish to " + p.topic);
@@ -618,13 +618,17 @@ size_t Broker::Route(const std::shared_ptr<const Message>& m, Clock::time_point 
   return plain.size() + shared.size();
 }
 
+bool Broker::Authorized(const Session& s, Access access, std::string_view topic) const {
+  return !options_.authorize || options_.authorize(s.username, s.client_id, access, topic);
+}
+
 void Broker::Deliver(Session& s, const std::shared_ptr<const Message>& m, uint8_t qos,
                      bool retain, std::vector<uint32_t> ids, Clock::time_point now) {
   if (m->expires && now >= *m->expires) {
     stats_.messages_dropped++;
     return;
   }
-  if (options_.authorize && !options_.authorize(s.username, Access::kReceive, m->topic)) return;
+  if (!Authorized(s, Access::kReceive, m->topic)) return;
   Connection* c = s.conn;
   const bool ready = c != nullptr && !c->Congested(options_.max_backlog_bytes);
   if (qos == 0) {
@@ -946,7 +950,7 @@ void Broker::PublishWill(Session& s, Clock::time_point now) {
   s.will_at.reset();
   if (s.stored) StoreSession(s);
   if (!ValidTopicName(w.topic)) return;
-  if (options_.authorize && !options_.authorize(s.username, Access::kPublish, w.topic)) return;
+  if (!Authorized(s, Access::kPublish, w.topic)) return;
   auto m = MakeMessage(std::move(w.topic), std::move(w.payload), w.qos, w.retain, s.id,
                        std::move(w.properties), now);
   Retain(m);
@@ -1112,7 +1116,7 @@ void Broker::OnSubscribe(Connection& c, const Subscribe& sub, Clock::time_point 
       refuse(reason::kTopicFilterInvalid, "not a topic filter: ");
       continue;
     }
-    if (options_.authorize && !options_.authorize(s.username, Access::kSubscribe, inner)) {
+    if (!Authorized(s, Access::kSubscribe, inner)) {
       refuse(reason::kNotAuthorized, "not authorized to subscribe to ");
       continue;
     }

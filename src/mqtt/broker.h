@@ -91,14 +91,15 @@ struct BrokerOptions {
   std::function<uint8_t(const std::optional<std::string>& username,
                         const std::optional<Bytes>& password)>
       authenticate;
-  // Whether the client signed in as `username` (nullopt: anonymous) may do
-  // `access` with `topic`. Unset: everything is allowed. A refused PUBLISH
+  // Whether the client `client_id`, signed in as `username` (nullopt:
+  // anonymous), may do `access` with `topic`; mqtt::Acl decides it from
+  // rules. Unset: everything is allowed. A refused PUBLISH
   // is dropped (5.0 QoS 1 and 2: acknowledged with 0x87); a refused
   // subscription gets 0x87 in its SUBACK (3.x: 0x80); a message the
   // subscriber may not receive is not sent to it, though its subscription
   // matches (a filter may cover topics it is denied).
-  std::function<bool(const std::optional<std::string>& username, Access access,
-                     std::string_view topic)>
+  std::function<bool(const std::optional<std::string>& username, std::string_view client_id,
+                     Access access, std::string_view topic)>
       authorize;
 };
 
@@ -167,6 +168,8 @@ class Broker {
 
   Connection* Find(ConnId id);
   Session* FindSession(std::string_view client_id);
+  // options_.authorize's answer for the session's client; true if unset.
+  bool Authorized(const Session& s, Access access, std::string_view topic) const;
   // The subscription tree knows a session by its address.
   static TopicTree::SessionId TreeKey(const Session& s) {
     return reinterpret_cast<uintptr_t>(&s);

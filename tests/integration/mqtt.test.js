@@ -231,6 +231,43 @@ test('per-user topic ACLs from shoal.toml', async () => {
   }, { toml })
 })
 
+test('ACL filters with %c and %u give each client a subtree of its own', async () => {
+  const toml = [
+    '[[mqtt.acl]]', 'user = "*"', 'publish = ["devices/%c/#"]', 'subscribe = ["devices/%c/cmd", "users/%u/#"]',
+    '[[mqtt.acl]]', 'user = "owner"', 'publish = ["#"]', 'subscribe = ["#"]', ''
+  ].join('\n')
+  await withNode(async (node, home) => {
+    const p = ['-p', String(node.mqttPort)]
+    const keys = JSON.parse(shoal.ok(home, ['credentials', '--json']))
+    const owner = ['-u', 'owner', '-P', keys.secretAccessKey]
+    const all = subscriber([...p, ...owner, '-v', '-t', 'devices/#'], 2)
+    const cmd = subscriber([...p, '-i', 'dev1', '-v', '-q', '1', '-t', 'devices/dev1/cmd'], 1)
+    await Promise.all([all.ready, cmd.ready])
+    // Another device's commands, and a user subtree without a user name.
+    let r = await client('mosquitto_sub', [...p, '-i', 'dev2', '-V', 'mqttv5', '-d', '-t', 'devices/dev1/cmd', '-W', '2'])
+    assert.match(r.stdout + r.stderr, /Subscribed \(mid: 1\): 135/)
+    r = await client('mosquitto_sub', [...p, '-i', 'dev2', '-d', '-t', 'users/anonymous/x', '-W', '2'])
+    assert.match(r.stdout + r.stderr, /Subscribed \(mid: 1\): 128/)
+    // A user's own subtree, and not another's.
+    const added = JSON.parse(shoal.ok(home, ['user', 'add', 'alice', '--json']))
+    const alice = ['-u', 'alice', '-P', added.secretAccessKey]
+    r = await client('mosquitto_sub', [...p, ...alice, '-d', '-q', '1', '-t', 'users/alice/+', '-W', '2'])
+    assert.match(r.stdout + r.stderr, /Subscribed \(mid: 1\): 1\n/)
+    r = await client('mosquitto_sub', [...p, ...alice, '-d', '-t', 'users/owner/x', '-W', '2'])
+    assert.match(r.stdout + r.stderr, /Subscribed \(mid: 1\): 128/)
+    // A device publishes under its own id only; an id that is a wildcard
+    // stands for nothing.
+    r = await client('mosquitto_pub', [...p, '-i', 'dev2', '-V', 'mqttv5', '-q', '1', '-t', 'devices/dev1/temp', '-m', '9', '-d'])
+    assert.match(r.stdout, /received PUBACK \(Mid: 1, RC:135\)/)
+    r = await client('mosquitto_pub', [...p, '-i', '+', '-V', 'mqttv5', '-q', '1', '-t', 'devices/x/temp', '-m', '9', '-d'])
+    assert.match(r.stdout, /received PUBACK \(Mid: 1, RC:135\)/)
+    await client('mosquitto_pub', [...p, '-i', 'dev2', '-q', '1', '-t', 'devices/dev2/temp', '-m', '21'])
+    await client('mosquitto_pub', [...p, ...owner, '-q', '1', '-t', 'devices/dev1/cmd', '-m', 'on'])
+    assert.deepEqual(messages((await all.done).out), ['devices/dev2/temp 21', 'devices/dev1/cmd on'])
+    assert.deepEqual(messages((await cmd.done).out), ['devices/dev1/cmd on'])
+  }, { toml })
+})
+
 test('deny rules in ACLs refuse publishing, subscribing and receiving', async () => {
   const toml = [
     '[[mqtt.acl]]', 'user = "anonymous"', 'publish = ["#"]', 'subscribe = ["#"]',
