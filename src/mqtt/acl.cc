@@ -1,7 +1,5 @@
 #include "mqtt/acl.h"
 
-#include <algorithm>
-
 #include "mqtt/topic.h"
 
 namespace shoal::mqtt {
@@ -50,10 +48,7 @@ bool HasPattern(std::string_view filter) {
 
 }  // namespace
 
-Acl::Acl(std::vector<AclRule> rules) : rules_(std::move(rules)) {
-  checks_receive_ = std::any_of(rules_.begin(), rules_.end(),
-                                [](const AclRule& r) { return !r.deny_subscribe.empty(); });
-}
+Acl::Acl(std::vector<AclRule> rules) : rules_(std::move(rules)) {}
 
 bool Acl::Hits(const std::vector<std::string>& filters, bool deny, bool covers,
                const std::optional<std::string>& username, std::string_view client_id,
@@ -73,8 +68,7 @@ bool Acl::Hits(const std::vector<std::string>& filters, bool deny, bool covers,
 
 bool Acl::Allows(const std::optional<std::string>& username, std::string_view client_id,
                  Access access, std::string_view topic) const {
-  if (access == Access::kReceive && !checks_receive_) return true;
-  bool allowed = access == Access::kReceive;  // checked when it subscribed
+  bool allowed = false;
   for (const AclRule& rule : rules_) {
     const bool applies =
         rule.user == "*" || (username ? rule.user == *username : rule.user == "anonymous");
@@ -90,6 +84,7 @@ bool Acl::Allows(const std::optional<std::string>& username, std::string_view cl
         break;
       case Access::kReceive:
         if (Hits(rule.deny_subscribe, true, false, username, client_id, topic)) return false;
+        allowed = allowed || Hits(rule.subscribe, false, false, username, client_id, topic);
         break;
     }
   }

@@ -40,17 +40,18 @@ class Acl {
   explicit Acl(std::vector<AclRule> rules);
 
   // Whether the client may do `access` with `topic` (a topic name, or for
-  // kSubscribe a filter, the one inside a $share). Publishing needs a
-  // publish filter of a rule for the client that matches and no
-  // deny_publish filter that does; subscribing a subscribe filter that
-  // covers the requested one and no deny_subscribe filter that covers it;
-  // receiving only that no deny_subscribe filter matches.
-  bool Allows(const std::optional<std::string>& username, std::string_view client_id, Access access,
-              std::string_view topic) const;
-
-  // False when no rule denies subscriptions: then every kReceive is allowed
-  // and the broker need not ask.
-  bool checks_receive() const { return checks_receive_; }
+  // kSubscribe a filter, the one inside a $share). Each needs a filter of a
+  // rule for the client that allows it and none that denies it:
+  //   kPublish    a publish filter matches; no deny_publish filter does.
+  //   kSubscribe  a subscribe filter covers the filter; no deny_subscribe
+  //               filter covers it.
+  //   kReceive    a subscribe filter matches; no deny_subscribe filter does.
+  // Checking every message sent, not only the SUBSCRIBE, makes a change of
+  // the rules apply to subscriptions made before it (sessions are kept
+  // across restarts), and makes a deny filter inside a granted wider
+  // subscription hold.
+  bool Allows(const std::optional<std::string>& username, std::string_view client_id,
+              Access access, std::string_view topic) const;
 
  private:
   bool Hits(const std::vector<std::string>& filters, bool deny, bool covers,
@@ -58,7 +59,6 @@ class Acl {
             std::string_view topic) const;
 
   std::vector<AclRule> rules_;
-  bool checks_receive_ = false;
 };
 
 }  // namespace shoal::mqtt

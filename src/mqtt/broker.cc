@@ -413,6 +413,13 @@ void Broker::OnConnect(Connection& c, Connect connect, Clock::time_point now) {
       if (v5) ack.properties.assigned_client_id = client_id;
     }
   }
+  Session* existing = ack.reason == reason::kSuccess ? FindSession(client_id) : nullptr;
+  if (existing != nullptr && existing->username != connect.username) {
+    // A session belongs to the user who made it: no other may take it
+    // over, end it, or receive what it subscribed to.
+    ack.reason = reason::kClientIdentifierNotValid;
+    ack.properties.reason_string = "the client id is in use by another user's session";
+  }
   if (ack.reason != reason::kSuccess) {
     Send(c, ack);
     Drop(c, reason::kSuccess, true, now);
@@ -420,7 +427,7 @@ void Broker::OnConnect(Connection& c, Connect connect, Clock::time_point now) {
   }
 
   Session* s = nullptr;
-  if (Session* existing = FindSession(client_id)) {
+  if (existing != nullptr) {
     s = existing;
     if (s->conn != nullptr) {
       // Taken over: the session goes on (unless this CONNECT cleans it

@@ -255,6 +255,48 @@ TEST_F(BrokerTest, TakeoverAndReceiveMaximum) {
   EXPECT_EQ(std::get<Disconnect>(got.back()).reason, reason::kReceiveMaximumExceeded);
 }
 
+TEST_F(BrokerTest, ASessionIsTakenOverOnlyByItsOwnUser) {
+  auto as = [](const char* user, bool keep) {
+    return [user, keep](mqtt::Connect& m) {
+      if (user != nullptr) m.username = std::string(user);
+      if (keep) m.properties.session_expiry = 600;
+    };
+  };
+  // A CONNECT for "dev1" that is refused, with the reason 5.0 reads.
+  auto refused = [&](const char* user, Version version, bool clean) {
+    Client c;
+    c.version = version;
+    links_.push_back(c.link);
+    c.id = broker_->Open(c.link.get(), now_);
+    mqtt::Connect connect;
+    connect.version = version;
+    connect.client_id = "dev1";
+    connect.clean_start = clean;
+    as(user, false)(connect);
+    Write(c, connect);
+    auto got = c.link->Take(version);
+    EXPECT_TRUE(c.link->closed());
+    if (got.size() != 1) return std::string("no CONNACK");
+    const auto& ack = std::get<Connack>(got[0]);
+    EXPECT_EQ(ack.reason, reason::kClientIdentifierNotValid);
+    return ack.properties.reason_string.value_or("");
+  };
+  Client alice = Connect("dev1", Version::k5, false, as("alice", true));
+  Subscribe(alice, "alice/#", 1);
+  // Another user, anonymous, or a 3.1.1 client under another name: refused,
+  // and the session and its connection are left alone.
+  EXPECT_EQ(refused("bob", Version::k5, true), "the client id is in use by another user's session");
+  EXPECT_EQ(refused(nullptr, Version::k5, false),
+            "the client id is in use by another user's session");
+  EXPECT_EQ(refused("bob", Version::k311, true), "");
+  EXPECT_FALSE(alice.link->closed());
+  // The session is kept with its owner across a restart: still hers.
+  Restart();
+  refused("bob", Version::k5, false);
+  Client back = Connect("dev1", Version::k5, false, as("alice", true));
+  EXPECT_TRUE(std::get<Connack>(back.first[0]).session_present);
+}
+
 TEST_F(BrokerTest, ExpiredMessagesAreNotDelivered) {
   Client sub = Connect("sub", Version::k5, false,
                        [](mqtt::Connect& m) { m.properties.session_expiry = 100; });

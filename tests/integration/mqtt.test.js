@@ -268,6 +268,30 @@ test('ACL filters with %c and %u give each client a subtree of its own', async (
   }, { toml })
 })
 
+test("a client id in use by another user's session is refused, and the session kept", async () => {
+  await withNode(async (node, home) => {
+    const p = ['-p', String(node.mqttPort)]
+    const keys = JSON.parse(shoal.ok(home, ['credentials', '--json']))
+    const owner = ['-u', 'owner', '-P', keys.secretAccessKey]
+    const added = JSON.parse(shoal.ok(home, ['user', 'add', 'mallory', '--json']))
+    const mallory = ['-u', 'mallory', '-P', added.secretAccessKey]
+    // The owner's device, with a kept session, connected.
+    const device = subscriber([...p, ...owner, '-i', 'dev1', '-c', '-q', '1', '-v', '-t', 'home/cmd'], 1)
+    await device.ready
+    // Another user, or an anonymous client, with that client id: refused
+    // (3.1.1: identifier rejected; 5.0: 0x85), whatever its clean session.
+    let r = await client('mosquitto_pub', [...p, ...mallory, '-i', 'dev1', '-t', 'x', '-m', 'x'])
+    assert.notEqual(r.code, 0)
+    assert.match(r.stderr, /identifier rejected/i)
+    r = await client('mosquitto_sub', [...p, '-V', 'mqttv5', '-i', 'dev1', '-c', '-t', 'home/cmd', '-W', '2'])
+    assert.notEqual(r.code, 0)
+    assert.match(r.stderr, /Client Identifier not valid/i)
+    // The device is still connected and subscribed.
+    await client('mosquitto_pub', [...p, ...owner, '-q', '1', '-t', 'home/cmd', '-m', 'on'])
+    assert.deepEqual(messages((await device.done).out), ['home/cmd on'])
+  })
+})
+
 test('deny rules in ACLs refuse publishing, subscribing and receiving', async () => {
   const toml = [
     '[[mqtt.acl]]', 'user = "anonymous"', 'publish = ["#"]', 'subscribe = ["#"]',
