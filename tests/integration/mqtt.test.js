@@ -33,6 +33,15 @@ function messages (out) {
   return out.split('\n').filter((l) => l && !/^Client |^Subscribed|^Received |^Sending /.test(l))
 }
 
+// mosquitto client arguments that sign in as a user of `home`: the owner,
+// or `name`, added first.
+function signIn (home, name) {
+  const keys = name
+    ? JSON.parse(shoal.ok(home, ['user', 'add', name, '--json']))
+    : JSON.parse(shoal.ok(home, ['credentials', '--json']))
+  return ['-u', name || 'owner', '-P', keys.secretAccessKey]
+}
+
 // Runs `fn(node, home)` against a node serving a fresh home, stopped and
 // removed afterwards. `toml` is written as its shoal.toml, `certificate`
 // makes cert.pem and key.pem in it first, and `args` go to serve.
@@ -160,8 +169,7 @@ test('[mqtt] max_queued_bytes bounds what waits for a client that is away', asyn
 test('user names and passwords', async () => {
   await withNode(async (node, home) => {
     const p = ['-p', String(node.mqttPort)]
-    const keys = JSON.parse(shoal.ok(home, ['credentials', '--json']))
-    let r = await client('mosquitto_pub', [...p, '-u', 'owner', '-P', keys.secretAccessKey, '-t', 'a', '-m', '1'])
+    let r = await client('mosquitto_pub', [...p, ...signIn(home), '-t', 'a', '-m', '1'])
     assert.equal(r.code, 0, r.stderr)
     r = await client('mosquitto_pub', [...p, '-u', 'owner', '-P', 'wrong', '-t', 'a', '-m', '1'])
     assert.notEqual(r.code, 0)
@@ -209,8 +217,7 @@ test('per-user topic ACLs from shoal.toml', async () => {
   ].join('\n')
   await withNode(async (node, home) => {
     const p = ['-p', String(node.mqttPort)]
-    const keys = JSON.parse(shoal.ok(home, ['credentials', '--json']))
-    const owner = ['-u', 'owner', '-P', keys.secretAccessKey]
+    const owner = signIn(home)
     const all = subscriber([...p, ...owner, '-v', '-t', '#'], 2)
     await all.ready
     // Anonymous: "#" is wider than what it may read (3.1.1: 0x80; 5.0: 0x87).
@@ -238,8 +245,7 @@ test('ACL filters with %c and %u give each client a subtree of its own', async (
   ].join('\n')
   await withNode(async (node, home) => {
     const p = ['-p', String(node.mqttPort)]
-    const keys = JSON.parse(shoal.ok(home, ['credentials', '--json']))
-    const owner = ['-u', 'owner', '-P', keys.secretAccessKey]
+    const owner = signIn(home)
     const all = subscriber([...p, ...owner, '-v', '-t', 'devices/#'], 2)
     const cmd = subscriber([...p, '-i', 'dev1', '-v', '-q', '1', '-t', 'devices/dev1/cmd'], 1)
     await Promise.all([all.ready, cmd.ready])
@@ -249,8 +255,7 @@ test('ACL filters with %c and %u give each client a subtree of its own', async (
     r = await client('mosquitto_sub', [...p, '-i', 'dev2', '-d', '-t', 'users/anonymous/x', '-W', '2'])
     assert.match(r.stdout + r.stderr, /Subscribed \(mid: 1\): 128/)
     // A user's own subtree, and not another's.
-    const added = JSON.parse(shoal.ok(home, ['user', 'add', 'alice', '--json']))
-    const alice = ['-u', 'alice', '-P', added.secretAccessKey]
+    const alice = signIn(home, 'alice')
     r = await client('mosquitto_sub', [...p, ...alice, '-d', '-q', '1', '-t', 'users/alice/+', '-W', '2'])
     assert.match(r.stdout + r.stderr, /Subscribed \(mid: 1\): 1\n/)
     r = await client('mosquitto_sub', [...p, ...alice, '-d', '-t', 'users/owner/x', '-W', '2'])
@@ -271,10 +276,8 @@ test('ACL filters with %c and %u give each client a subtree of its own', async (
 test("a client id in use by another user's session is refused, and the session kept", async () => {
   await withNode(async (node, home) => {
     const p = ['-p', String(node.mqttPort)]
-    const keys = JSON.parse(shoal.ok(home, ['credentials', '--json']))
-    const owner = ['-u', 'owner', '-P', keys.secretAccessKey]
-    const added = JSON.parse(shoal.ok(home, ['user', 'add', 'mallory', '--json']))
-    const mallory = ['-u', 'mallory', '-P', added.secretAccessKey]
+    const owner = signIn(home)
+    const mallory = signIn(home, 'mallory')
     // The owner's device, with a kept session, connected.
     const device = subscriber([...p, ...owner, '-i', 'dev1', '-c', '-q', '1', '-v', '-t', 'home/cmd'], 1)
     await device.ready
