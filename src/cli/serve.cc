@@ -3,7 +3,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -21,7 +20,6 @@
 #include "http/server.h"
 #include "http/websocket.h"
 #include "mqtt/server.h"
-#include "mqtt/topic.h"
 #include "node/peering.h"
 #include "node/users.h"
 #include "s3/service.h"

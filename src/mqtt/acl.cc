@@ -24,9 +24,10 @@ std::optional<std::string> Fill(std::string_view filter, bool deny,
     const size_t end = filter.find('/', start);
     const std::string_view level = filter.substr(start, end - start);
     if (level == "%u" || level == "%c") {
-      const bool known = level == "%c" || username.has_value();
-      const std::string_view value = level == "%c" ? client_id : known ? *username : "";
-      if (known && Fills(value)) {
+      // No user name reads as "", which fills nothing.
+      const std::string_view value =
+          level == "%c" ? client_id : username ? std::string_view(*username) : "";
+      if (Fills(value)) {
         out += value;
       } else if (deny) {
         out += '+';
